@@ -1,0 +1,242 @@
+//! What a request handler is: the [`Handler`] state machine, the
+//! [`HandlerFactory`] that makes one per request, and [`Next`], the answer a
+//! handler gives after every event.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::{Control, Decoder, Encoder, Error, Request, Response, Transport};
+
+/// A request's state machine. The engine calls it as events happen on the
+/// connection; each call returns a [`Next`] saying what the handler wants
+/// next.
+///
+/// The calls follow the exchange:
+///
+/// 1. [`on_request`](Handler::on_request) with the parsed head;
+/// 2. while it asks to read: [`on_request_readable`](Handler::on_request_readable)
+///    each time body bytes are available (a read of `0` means the body ended);
+/// 3. when it first asks to write: [`on_response`](Handler::on_response) to
+///    fill in the status and headers;
+/// 4. while it asks to write: [`on_response_writable`](Handler::on_response_writable)
+///    each time the body can take more bytes;
+/// 5. [`Next::end`] finishes the response; [`on_done`](Handler::on_done) then
+///    tells the handler it is being dropped.
+///
+/// ```
+/// use turnstile_core::{Decoder, Encoder, Handler, Next, Request, Response};
+/// use std::io::Write;
+///
+/// struct Hello;
+///
+/// impl Handler for Hello {
+///     fn on_request(&mut self, _request: Request) -> Next {
+///         Next::write()
+///     }
+///     fn on_response(&mut self, response: &mut Response) -> Next {
+///         response.set_content_length(13);
+///         Next::write()
+///     }
+///     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+///         match encoder.write(b"Hello, World!") {
+///             Ok(_) => Next::end(),
+///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Next::write(),
+///             Err(_) => Next::remove(),
+///         }
+///     }
+/// }
+/// ```
+pub trait Handler<T: Transport = mio::net::TcpStream> {
+    /// The head has arrived. Return [`Next::read`] to read the body,
+    /// [`Next::write`] to answer, or [`Next::wait`] to wait for a
+    /// [`Control`].
+    fn on_request(&mut self, request: Request) -> Next;
+
+    /// Body bytes can be read from `decoder`. A read returning `Ok(0)` means
+    /// the body is complete; `WouldBlock` means none are here yet (return
+    /// [`Next::read`] to be called again when some are).
+    ///
+    /// The default reads nothing and asks to write.
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+        let _ = decoder;
+        Next::write()
+    }
+
+    /// Fill in the response head. Return [`Next::write`] to write a body, or
+    /// [`Next::end`] for a response without one.
+    fn on_response(&mut self, response: &mut Response) -> Next;
+
+    /// The body can take more bytes. `WouldBlock` from `encoder` means the
+    /// peer is not reading fast enough: return [`Next::write`] to be called
+    /// again when it has room.
+    ///
+    /// The default writes nothing and ends the response.
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+        let _ = encoder;
+        Next::end()
+    }
+
+    /// Something went wrong: a timeout from the last `Next`, a malformed body,
+    /// a closed connection. Return what to do next; the default aborts
+    /// ([`Next::remove`]), and the engine answers `400` itself for a malformed
+    /// body when nothing was written yet.
+    fn on_error(&mut self, error: Error) -> Next {
+        log::debug!("handler aborted on error: {error}");
+        Next::remove()
+    }
+
+    /// The engine is done with this handler: the response was completed, or
+    /// the exchange was abandoned. Called exactly once, just before drop.
+    fn on_done(&mut self, outcome: Outcome) {
+        let _ = outcome;
+    }
+}
+
+/// How an exchange ended, given to [`Handler::on_done`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The whole response was handed to the connection.
+    Completed,
+    /// The exchange stopped before the response was complete: the handler
+    /// removed it, the peer went away, or the server shut down.
+    Aborted,
+}
+
+/// Makes one [`Handler`] per request, giving it that request's [`Control`].
+///
+/// Each worker thread owns a clone of the factory, so a factory needs
+/// `Clone + Send` to serve; closures `FnMut(Control) -> H` are factories.
+///
+/// ```
+/// use turnstile_core::{Control, HandlerFactory, Next, Request, Response};
+///
+/// struct NoContent;
+/// impl turnstile_core::Handler for NoContent {
+///     fn on_request(&mut self, _: Request) -> Next { Next::write() }
+///     fn on_response(&mut self, res: &mut Response) -> Next {
+///         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
+///         Next::end()
+///     }
+/// }
+///
+/// fn assert_factory<F: HandlerFactory>(_: F) {}
+/// assert_factory(|_control: Control| NoContent);
+/// ```
+pub trait HandlerFactory<T: Transport = mio::net::TcpStream> {
+    /// The handler it makes.
+    type Handler: Handler<T>;
+
+    /// A handler for a new request.
+    fn create(&mut self, control: Control) -> Self::Handler;
+}
+
+impl<T, F, H> HandlerFactory<T> for F
+where
+    T: Transport,
+    F: FnMut(Control) -> H,
+    H: Handler<T>,
+{
+    type Handler = H;
+
+    fn create(&mut self, control: Control) -> H {
+        self(control)
+    }
+}
+
+/// What a handler wants next, with an optional timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// use turnstile_core::Next;
+///
+/// // Wait up to 30 seconds for body bytes; after that, `on_error(Error::Timeout)`.
+/// let next = Next::read().timeout(Duration::from_secs(30));
+/// assert_eq!(next.timeout_duration(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Next {
+    pub(crate) interest: Interest,
+    pub(crate) timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interest {
+    Read,
+    Write,
+    ReadWrite,
+    Wait,
+    End,
+    Remove,
+}
+
+impl Next {
+    const fn new(interest: Interest) -> Next {
+        Next {
+            interest,
+            timeout: None,
+        }
+    }
+
+    /// Call [`Handler::on_request_readable`] when body bytes are available.
+    pub const fn read() -> Next {
+        Next::new(Interest::Read)
+    }
+
+    /// Call [`Handler::on_response`] (the first time), then
+    /// [`Handler::on_response_writable`] when the body can take bytes.
+    pub const fn write() -> Next {
+        Next::new(Interest::Write)
+    }
+
+    /// Both: stream a body in while another streams out.
+    pub const fn read_and_write() -> Next {
+        Next::new(Interest::ReadWrite)
+    }
+
+    /// Call nothing until [`Control::ready`] says what next.
+    pub const fn wait() -> Next {
+        Next::new(Interest::Wait)
+    }
+
+    /// The response is complete (a head not yet written is written as set,
+    /// with no body). The connection goes on to the next request.
+    pub const fn end() -> Next {
+        Next::new(Interest::End)
+    }
+
+    /// Abort: close the connection without finishing the response.
+    pub const fn remove() -> Next {
+        Next::new(Interest::Remove)
+    }
+
+    /// Gives up waiting after `duration`: the handler then gets
+    /// `on_error(Error::Timeout)`. Without it, reads and writes use the
+    /// server's body timeout and `wait()` waits for ever.
+    pub const fn timeout(mut self, duration: Duration) -> Next {
+        self.timeout = Some(duration);
+        self
+    }
+
+    /// The timeout set with [`Next::timeout`].
+    pub fn timeout_duration(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
+impl fmt::Debug for Next {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.interest {
+            Interest::Read => "Next::read()",
+            Interest::Write => "Next::write()",
+            Interest::ReadWrite => "Next::read_and_write()",
+            Interest::Wait => "Next::wait()",
+            Interest::End => "Next::end()",
+            Interest::Remove => "Next::remove()",
+        };
+        f.write_str(name)?;
+        if let Some(t) = self.timeout {
+            write!(f, ".timeout({t:?})")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! # turnstile-core
+//!
+//! Turnstile's engine: an HTTP/1.1 server that drives every request as a
+//! small state machine over [`mio`], with no futures, no executor and no
+//! boxed callbacks. A [`Handler`] receives events (the head arrived, body
+//! bytes are here, the response can be written) and answers each with a
+//! [`Next`] saying what it wants next. A [`Control`] lets another thread wake
+//! a request that is waiting.
+//!
+//! ```no_run
+//! use std::io::Write;
+//! use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     fn on_request(&mut self, _request: Request) -> Next {
+//!         Next::write()
+//!     }
+//!     fn on_response(&mut self, response: &mut Response) -> Next {
+//!         response.set_content_length(13);
+//!         Next::write()
+//!     }
+//!     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+//!         match encoder.write(b"Hello, World!") {
+//!             Ok(_) => Next::end(),
+//!             Err(_) => Next::remove(),
+//!         }
+//!     }
+//! }
+//!
+//! let server = Server::bind("127.0.0.1:3000")?.serve(|_: Control| Hello)?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.join();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Map
+//!
+//! - [`handler`]: [`Handler`], [`HandlerFactory`], [`Next`]; what a request
+//!   handler is and how it says what it wants.
+//! - [`control`]: [`Control`], waking a waiting request from any thread.
+//! - [`server`]: [`Server`], the builder with its limits and timeouts, and
+//!   the [`ServerHandle`] for the bound address, shutdown and join.
+//! - `conn`: the per-connection state machine, every transition in one
+//!   place.
+//! - [`h1`]: heads and bodies on the wire ([`Decoder`], [`Encoder`]).
+//! - [`header`]: [`Headers`](header::Headers), the [`Header`](header::Header)
+//!   trait and the common typed headers.
+//! - [`Request`], [`Response`], [`Method`], [`StatusCode`], [`Version`],
+//!   [`RequestTarget`]: the vocabulary of a message.
+
+#![deny(missing_docs)]
+
+mod buffer;
+pub mod control;
+mod error;
+pub mod h1;
+pub mod handler;
+pub mod header;
+mod method;
+mod request;
+mod response;
+mod status;
+mod target;
+mod transport;
+mod version;
+
+pub use control::{Control, ControlError};
+pub use error::Error;
+pub use h1::{Decoder, Encoder};
+pub use handler::{Handler, HandlerFactory, Next, Outcome};
+pub use method::{ExtensionMethod, InvalidMethod, Method};
+pub use request::Request;
+pub use response::Response;
+pub use status::StatusCode;
+pub use target::{RequestTarget, TargetForm};
+pub use transport::Transport;
+pub use version::Version;

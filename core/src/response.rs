@@ -1,0 +1,70 @@
+//! The response head a handler fills in.
+
+use crate::header::{ContentLength, Header, Headers};
+use crate::StatusCode;
+
+/// The response head: status and header fields. The engine adds `Date`,
+/// `Server` (when configured), the framing headers and `Connection` as
+/// needed; a handler sets the rest.
+///
+/// Setting `Content-Length` makes the body that length; without it the body
+/// is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+///
+/// ```
+/// use turnstile_core::{header::ContentType, Response, StatusCode};
+///
+/// let mut res = Response::new();
+/// res.set_status(StatusCode::CREATED);
+/// res.set_header(&ContentType::json());
+/// res.set_content_length(2);
+/// assert_eq!(res.status(), StatusCode::CREATED);
+/// assert_eq!(res.headers().get("content-length"), Some("2"));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: Headers,
+}
+
+impl Response {
+    /// `200 OK` with no fields.
+    pub fn new() -> Response {
+        Response::default()
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets the status.
+    pub fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The header fields, to change.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// Sets a typed header, replacing others of its name.
+    pub fn set_header<H: Header>(&mut self, header: &H) {
+        self.headers.set_typed(header);
+    }
+
+    /// Sets `Content-Length`.
+    pub fn set_content_length(&mut self, length: u64) {
+        self.headers.set_typed(&ContentLength(length));
+    }
+
+    /// Back to `200 OK` with no fields, keeping the allocations.
+    pub(crate) fn reset(&mut self) {
+        self.status = StatusCode::OK;
+        self.headers.clear();
+    }
+}
