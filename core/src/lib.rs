@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod buffer;
+mod conn;
 pub mod control;
 mod error;
 pub mod h1;
@@ -61,6 +62,7 @@ pub mod header;
 mod method;
 mod request;
 mod response;
+pub mod server;
 mod status;
 mod target;
 mod transport;
@@ -73,6 +75,7 @@ pub use handler::{Handler, HandlerFactory, Next, Outcome};
 pub use method::{ExtensionMethod, InvalidMethod, Method};
 pub use request::Request;
 pub use response::Response;
+pub use server::{Server, ServerHandle};
 pub use status::StatusCode;
 pub use target::{RequestTarget, TargetForm};
 pub use transport::Transport;

@@ -22,7 +22,9 @@ pub(crate) enum BodyDecoder {
     Length(u64),
     /// Inside a chunked body.
     Chunked(Chunked),
-    /// The body runs until the peer closes (responses only).
+    /// The body runs until the peer closes (responses only: the client
+    /// half reads these).
+    #[allow(dead_code)]
     Eof,
     /// The body is complete.
     Done,
@@ -323,6 +325,10 @@ pub struct Decoder<'a, T: Transport = mio::net::TcpStream> {
     /// A framing error seen while decoding, for the engine.
     pub(crate) error: &'a mut Option<&'static str>,
     pub(crate) buf_size: usize,
+    /// The handler called `read` (so it made progress or learned it cannot).
+    pub(crate) used: bool,
+    /// A read returned end-of-body or an error.
+    pub(crate) reported_end: bool,
 }
 
 impl<T: Transport> Decoder<'_, T> {
@@ -344,6 +350,19 @@ impl<T: Transport> Decoder<'_, T> {
 
 impl<T: Transport> io::Read for Decoder<'_, T> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.used = true;
+        let result = self.read_body(out);
+        match &result {
+            Ok(0) if !out.is_empty() => self.reported_end = true,
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => self.reported_end = true,
+            _ => {}
+        }
+        result
+    }
+}
+
+impl<T: Transport> Decoder<'_, T> {
+    fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if let Some(why) = *self.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, why));
         }

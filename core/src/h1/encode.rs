@@ -286,6 +286,8 @@ pub struct Encoder<'a, T: Transport = mio::net::TcpStream> {
     pub(crate) writable: &'a mut bool,
     /// Buffer this much before writing to the socket.
     pub(crate) high_water: usize,
+    /// The handler wrote or flushed (so it made progress or learned it cannot).
+    pub(crate) used: bool,
 }
 
 impl<T: Transport> Encoder<'_, T> {
@@ -316,6 +318,7 @@ impl<T: Transport> Encoder<'_, T> {
 
 impl<T: Transport> io::Write for Encoder<'_, T> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.used = true;
         if data.is_empty() || *self.body == BodyEncoder::Discard {
             return Ok(data.len());
         }
@@ -335,6 +338,7 @@ impl<T: Transport> io::Write for Encoder<'_, T> {
 
     /// Writes the buffered bytes to the socket; `WouldBlock` if it is full.
     fn flush(&mut self) -> io::Result<()> {
+        self.used = true;
         if self.flush_buffer()? || self.buf.is_empty() {
             Ok(())
         } else {

@@ -1,0 +1,746 @@
+//! One connection's state machine: every transition of a server connection
+//! is in this file.
+//!
+//! ```text
+//!            bytes            head parsed               Next::end()
+//!   Head ───────────▶ Head ─────────────▶ Exchange ─────────────────▶ Head (keep-alive)
+//!    │  (idle/partial)  │ bad head: 4xx       │  read / write / wait        │
+//!    │                  ▼                     │  Next::remove(): close      ▼
+//!    └── timeout ──▶ Closing ◀────────────────┴───────── no keep-alive ── Closing
+//!                 (flush, shut down writes, linger to drain, close)
+//! ```
+//!
+//! The connection reads only when it needs bytes (a head, or a body the
+//! handler asked for), writes everything into one buffer and flushes it when
+//! it runs out of work, so pipelined responses leave in one write. The
+//! readiness hints `readable` and `writable` remember what edge-triggered
+//! `mio` told us until a read or write returns `WouldBlock`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::buffer::{ReadBuf, WriteBuf};
+use crate::control::ConnShared;
+use crate::h1::decode::BodyDecoder;
+use crate::h1::encode::{self, BodyEncoder, HeadContext};
+use crate::h1::parse::BodyFraming;
+use crate::handler::Interest;
+use crate::header::Headers;
+use crate::server::worker::Context;
+use crate::{
+    Control, Decoder, Encoder, Error, Handler, HandlerFactory, Method, Next, Outcome, Response,
+    StatusCode, Transport, Version,
+};
+
+/// Most handler callbacks in one turn before other connections get theirs.
+const CALLS_PER_TURN: u32 = 64;
+
+/// Unread request bodies up to this size are skipped to keep the
+/// connection; larger ones close it.
+const MAX_DISCARD: u64 = 256 * 1024;
+
+/// What the worker should do with the connection after a turn.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep it; it is waiting for an event, a wake-up or a timer.
+    Keep,
+    /// It used its turn with work left: drive it again soon.
+    Again,
+    /// Close and remove it.
+    Close,
+}
+
+pub(crate) struct Conn<T: Transport, H> {
+    transport: T,
+    /// Unique per worker, so timers of a closed connection never fire on the
+    /// next one in its slot.
+    pub(crate) id: u64,
+    slot: usize,
+    remote_addr: Option<SocketAddr>,
+    shared: Arc<ConnShared>,
+    read_buf: ReadBuf,
+    write_buf: WriteBuf,
+    /// The socket may hold unread bytes.
+    readable: bool,
+    /// The socket may take more bytes.
+    writable: bool,
+    /// A read returned end-of-stream.
+    peer_eof: bool,
+    state: State<H>,
+    /// Requests served so far (the first head gets the head timeout from
+    /// accept; later ones the idle timeout).
+    served: u64,
+    /// The rest of a body its handler did not read, skipped before the next
+    /// head.
+    discard: Option<BodyDecoder>,
+    response: Response,
+    trailers: Headers,
+    /// When the current state started waiting; deadlines count from here.
+    since: Instant,
+    /// When the timer should fire for this connection.
+    pub(crate) deadline: Option<Instant>,
+    /// The earliest timer entry queued for it.
+    pub(crate) scheduled: Option<Instant>,
+}
+
+enum State<H> {
+    /// Waiting for a request head: idle when the buffer is empty.
+    Head { partial_since: Option<Instant> },
+    /// A handler owns the request.
+    Exchange(Exchange<H>),
+    /// Flushing what is written, then closing gracefully.
+    Closing { write_shut: bool },
+}
+
+struct Exchange<H> {
+    handler: H,
+    id: u64,
+    next: Next,
+    head_request: bool,
+    version: Version,
+    body: BodyDecoder,
+    body_error: Option<&'static str>,
+    body_error_reported: bool,
+    body_end_reported: bool,
+    /// `100 Continue` is owed before the first body read.
+    expect_continue: bool,
+    /// The client allows reuse (its headers and version).
+    keep_alive: bool,
+    /// Set once the head is serialized.
+    encoder: Option<BodyEncoder>,
+}
+
+impl<T: Transport, H: Handler<T>> Conn<T, H> {
+    pub(crate) fn new(
+        transport: T,
+        id: u64,
+        slot: usize,
+        remote_addr: Option<SocketAddr>,
+        shared: Arc<ConnShared>,
+        now: Instant,
+    ) -> Conn<T, H> {
+        Conn {
+            transport,
+            id,
+            slot,
+            remote_addr,
+            shared,
+            read_buf: ReadBuf::default(),
+            write_buf: WriteBuf::default(),
+            readable: false,
+            writable: true,
+            peer_eof: false,
+            state: State::Head {
+                partial_since: None,
+            },
+            served: 0,
+            discard: None,
+            response: Response::new(),
+            trailers: Headers::new(),
+            since: now,
+            deadline: None,
+            scheduled: None,
+        }
+    }
+
+    pub(crate) fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Records what the poller reported.
+    pub(crate) fn on_event(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// The id of the exchange a handler is serving, if any.
+    pub(crate) fn exchange_id(&self) -> Option<u64> {
+        match &self.state {
+            State::Exchange(ex) => Some(ex.id),
+            _ => None,
+        }
+    }
+
+    /// A `Control` asked for `next`.
+    pub(crate) fn wake(&mut self, next: Next, now: Instant) {
+        if let State::Exchange(ex) = &mut self.state {
+            ex.next = next;
+            self.since = now;
+        }
+    }
+
+    /// Applies the server-wide shutdown: no more requests on this connection.
+    pub(crate) fn begin_shutdown(&mut self, now: Instant) {
+        if let State::Head {
+            partial_since: None,
+        } = self.state
+        {
+            if self.read_buf.is_empty() && self.discard.is_none() {
+                self.since = now;
+                self.state = State::Closing { write_shut: false };
+            }
+        }
+    }
+
+    /// The deadline passed: answer for the state the connection is in.
+    pub(crate) fn on_timeout<F>(&mut self, cx: &mut Context, factory: &mut F) -> Flow
+    where
+        F: HandlerFactory<T, Handler = H>,
+    {
+        self.deadline = None;
+        match &mut self.state {
+            State::Head { partial_since } => {
+                if partial_since.is_some() {
+                    log::debug!("head timeout from {:?}", self.remote_addr);
+                    self.fail(StatusCode::REQUEST_TIMEOUT, "request head not received in time", cx);
+                    self.drive(cx, factory)
+                } else {
+                    Flow::Close
+                }
+            }
+            State::Exchange(ex) => {
+                ex.next = ex.handler.on_error(Error::Timeout);
+                self.since = cx.now;
+                self.drive(cx, factory)
+            }
+            State::Closing { .. } => Flow::Close,
+        }
+    }
+
+    /// The peer reset or hung up: abort whatever runs.
+    pub(crate) fn on_hangup(&mut self) {
+        if let State::Exchange(ex) = &mut self.state {
+            let _ = ex.handler.on_error(Error::Closed);
+        }
+        self.abort();
+    }
+
+    /// Drops the handler, if any, telling it the exchange was abandoned.
+    pub(crate) fn abort(&mut self) {
+        if let State::Exchange(ex) = &mut self.state {
+            ex.handler.on_done(Outcome::Aborted);
+            self.shared.current.store(0, Ordering::Release);
+        }
+        self.state = State::Closing { write_shut: true };
+    }
+
+    /// Runs the state machine until it has to wait.
+    pub(crate) fn drive<F>(&mut self, cx: &mut Context, factory: &mut F) -> Flow
+    where
+        F: HandlerFactory<T, Handler = H>,
+    {
+        let flow = match self.run(cx, factory) {
+            Ok(flow) => flow,
+            Err(e) => {
+                log::debug!("connection {:?} failed: {e}", self.remote_addr);
+                if let State::Exchange(ex) = &mut self.state {
+                    let _ = ex.handler.on_error(Error::Io(e));
+                }
+                self.abort();
+                Flow::Close
+            }
+        };
+        if flow != Flow::Close {
+            self.deadline = self.deadline_for(cx);
+            self.release_buffers(cx);
+        }
+        flow
+    }
+
+    fn run<F>(&mut self, cx: &mut Context, factory: &mut F) -> io::Result<Flow>
+    where
+        F: HandlerFactory<T, Handler = H>,
+    {
+        let mut calls = 0;
+        loop {
+            if calls >= CALLS_PER_TURN {
+                self.flush()?;
+                return Ok(Flow::Again);
+            }
+            let progressed = match self.state {
+                State::Head { .. } => self.step_head(cx, factory)?,
+                State::Exchange(_) => {
+                    calls += 1;
+                    self.step_exchange(cx)?
+                }
+                State::Closing { .. } => return self.step_closing(cx),
+            };
+            if !progressed {
+                break;
+            }
+        }
+        self.flush()?;
+        // A flush may have failed the connection or freed room for a writer.
+        if let State::Exchange(ex) = &self.state {
+            if self.writable
+                && self.write_buf.len() < cx.config.write_high_water
+                && matches!(ex.next.interest, Interest::Write | Interest::ReadWrite)
+                && ex.encoder.is_some()
+            {
+                return Ok(Flow::Again);
+            }
+        }
+        Ok(Flow::Keep)
+    }
+
+    /// Writes the buffer out as far as the socket takes it.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.write_buf.is_empty() || !self.writable {
+            return Ok(());
+        }
+        if !self.write_buf.flush_to(&mut self.transport)? {
+            self.writable = false;
+        }
+        Ok(())
+    }
+
+    /// Reads once into the buffer; returns false if nothing could be read.
+    fn fill(&mut self, cx: &mut Context, limit: usize) -> io::Result<bool> {
+        if !self.readable || self.peer_eof {
+            return Ok(false);
+        }
+        if !self.read_buf.has_storage() {
+            if let Some(storage) = cx.read_pool.pop() {
+                self.read_buf.give_storage(storage);
+            }
+        }
+        let initial = cx.config.read_buf_size;
+        match self.read_buf.read_from(&mut self.transport, initial, limit.max(initial)) {
+            Ok((0, _)) => {
+                self.peer_eof = true;
+                Ok(true)
+            }
+            Ok((_, filled)) => {
+                // A short read drained the socket: edge-triggered readiness
+                // will report the next bytes.
+                self.readable = filled;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Between requests: skip an unread body, then parse the next head.
+    fn step_head<F>(&mut self, cx: &mut Context, factory: &mut F) -> io::Result<bool>
+    where
+        F: HandlerFactory<T, Handler = H>,
+    {
+        if let Some(body) = &mut self.discard {
+            match body.discard(self.read_buf.bytes()) {
+                Ok(n) => self.read_buf.consume(n),
+                Err(e) => {
+                    log::debug!("unread body was malformed: {}", e.0);
+                    self.since = cx.now;
+                    self.state = State::Closing { write_shut: false };
+                    return Ok(true);
+                }
+            }
+            if body.is_done() {
+                self.discard = None;
+            } else {
+                if self.peer_eof {
+                    self.since = cx.now;
+                    self.state = State::Closing { write_shut: false };
+                    return Ok(true);
+                }
+                let size = cx.config.read_buf_size;
+                return self.fill(cx, size);
+            }
+        }
+        if !self.read_buf.is_empty() {
+            let parsed = crate::h1::parse_request(
+                self.read_buf.bytes(),
+                &cx.config.limits,
+                self.remote_addr,
+            );
+            match parsed {
+                Ok(Some((request, head))) => {
+                    self.read_buf.consume(head.len);
+                    self.start_exchange(request, head, cx, factory);
+                    return Ok(true);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    log::debug!("refused head from {:?}: {e}", self.remote_addr);
+                    self.fail(e.status(), e.reason(), cx);
+                    return Ok(true);
+                }
+            }
+        }
+        if self.peer_eof {
+            // End of stream between requests, or inside a head: nothing more
+            // will come to answer.
+            self.since = cx.now;
+            self.state = State::Closing { write_shut: false };
+            return Ok(true);
+        }
+        // Pipelined responses the peer is not reading: stop taking requests
+        // until it does.
+        if self.write_buf.len() >= cx.config.write_high_water {
+            self.flush()?;
+            if self.write_buf.len() >= cx.config.write_high_water {
+                return Ok(false);
+            }
+        }
+        let was_empty = self.read_buf.is_empty();
+        let limit = cx.config.limits.max_head_bytes + 1;
+        let before = self.read_buf.len();
+        if !self.fill(cx, limit)? {
+            return Ok(false);
+        }
+        if was_empty && !self.read_buf.is_empty() {
+            self.state = State::Head {
+                partial_since: Some(cx.now),
+            };
+        }
+        // A head can only complete at a line end: skip re-parsing otherwise,
+        // so a peer dripping bytes costs no more than it sends.
+        let new = &self.read_buf.bytes()[before.min(self.read_buf.len())..];
+        Ok(self.peer_eof || new.contains(&b'\n') || self.read_buf.len() > limit - 1)
+    }
+
+    /// Writes an error response and closes after it.
+    fn fail(&mut self, status: StatusCode, reason: &str, cx: &Context) {
+        encode::write_error(self.write_buf.vec(), status, reason, cx.date.bytes());
+        self.since = cx.now;
+        self.state = State::Closing { write_shut: false };
+    }
+
+    fn start_exchange<F>(
+        &mut self,
+        request: crate::Request,
+        head: crate::h1::RequestHead,
+        cx: &mut Context,
+        factory: &mut F,
+    ) where
+        F: HandlerFactory<T, Handler = H>,
+    {
+        cx.next_exchange += 1;
+        let id = cx.next_exchange;
+        self.shared.current.store(id, Ordering::Release);
+        self.served += 1;
+        self.since = cx.now;
+        let control = Control::new(self.shared.clone(), self.slot, id);
+        let mut handler = factory.create(control);
+        let head_request = request.method() == Method::Head;
+        let version = request.version();
+        let body = match head.framing {
+            BodyFraming::Length(n) => BodyDecoder::length(n),
+            BodyFraming::Chunked => BodyDecoder::chunked(),
+        };
+        let next = handler.on_request(request);
+        self.state = State::Exchange(Exchange {
+            handler,
+            id,
+            next,
+            head_request,
+            version,
+            body,
+            body_error: None,
+            body_error_reported: false,
+            body_end_reported: false,
+            expect_continue: head.expect_continue,
+            keep_alive: head.keep_alive && cx.config.keep_alive && !cx.shutting_down,
+            encoder: None,
+        });
+    }
+
+    /// One handler callback, if its wish can be served now. Returns whether
+    /// anything happened.
+    fn step_exchange(&mut self, cx: &mut Context) -> io::Result<bool> {
+        let State::Exchange(ex) = &mut self.state else {
+            return Ok(false);
+        };
+        // A malformed body is reported once, whatever the handler waits for.
+        if let (Some(why), false) = (ex.body_error, ex.body_error_reported) {
+            ex.body_error_reported = true;
+            ex.keep_alive = false;
+            let next = ex.handler.on_error(Error::BadBody(why));
+            if next.interest == Interest::Remove && ex.encoder.is_none() {
+                ex.handler.on_done(Outcome::Aborted);
+                self.shared.current.store(0, Ordering::Release);
+                self.fail(StatusCode::BAD_REQUEST, why, cx);
+                return Ok(true);
+            }
+            ex.next = next;
+            self.since = cx.now;
+            return Ok(true);
+        }
+        let interest = ex.next.interest;
+        match interest {
+            Interest::Wait => Ok(false),
+            Interest::Remove => {
+                self.abort();
+                Ok(true)
+            }
+            Interest::End => {
+                self.finish_exchange(cx);
+                Ok(true)
+            }
+            Interest::Read => self.call_readable(cx),
+            Interest::Write => self.call_writable(cx),
+            Interest::ReadWrite => {
+                let read = self.call_readable(cx)?;
+                let still_both = matches!(
+                    &self.state,
+                    State::Exchange(ex) if ex.next.interest == Interest::ReadWrite
+                );
+                let wrote = if still_both {
+                    self.call_writable(cx)?
+                } else {
+                    false
+                };
+                Ok(read || wrote)
+            }
+        }
+    }
+
+    fn call_readable(&mut self, cx: &mut Context) -> io::Result<bool> {
+        let State::Exchange(ex) = &mut self.state else {
+            return Ok(false);
+        };
+        let body_ready = !ex.body_end_reported
+            && (ex.body.is_done()
+                || !self.read_buf.is_empty()
+                || self.readable
+                || self.peer_eof
+                || ex.body_error.is_some());
+        if !body_ready {
+            return Ok(false);
+        }
+        if ex.expect_continue {
+            ex.expect_continue = false;
+            if ex.encoder.is_none() && !ex.body.is_done() {
+                self.write_buf.extend(encode::CONTINUE);
+                // The client waits for this before sending: send it now.
+                if !self.write_buf.flush_to(&mut self.transport)? {
+                    self.writable = false;
+                }
+            }
+        }
+        let mut decoder = Decoder {
+            transport: &mut self.transport,
+            buf: &mut self.read_buf,
+            body: &mut ex.body,
+            trailers: &mut self.trailers,
+            readable: &mut self.readable,
+            peer_eof: &mut self.peer_eof,
+            error: &mut ex.body_error,
+            buf_size: cx.config.read_buf_size,
+            used: false,
+            reported_end: false,
+        };
+        let next = ex.handler.on_request_readable(&mut decoder);
+        let used = decoder.used;
+        ex.body_end_reported |= decoder.reported_end;
+        ex.next = next;
+        self.since = cx.now;
+        Ok(used || next.interest != Interest::Read)
+    }
+
+    fn call_writable(&mut self, cx: &mut Context) -> io::Result<bool> {
+        let State::Exchange(ex) = &mut self.state else {
+            return Ok(false);
+        };
+        let Some(encoder) = &mut ex.encoder else {
+            // First write: the head.
+            self.response.reset();
+            let next = ex.handler.on_response(&mut self.response);
+            if ex.expect_continue && !ex.body.is_done() {
+                // The client may still be holding its body back: the
+                // connection cannot be trusted with another request.
+                ex.keep_alive = false;
+            }
+            let outcome = encode::write_head(
+                self.write_buf.vec(),
+                &self.response,
+                &HeadContext {
+                    head_request: ex.head_request,
+                    request_version: ex.version,
+                    keep_alive: ex.keep_alive && !cx.shutting_down,
+                    no_body: next.interest == Interest::End,
+                    date: cx.date.bytes(),
+                    server: cx.config.server_name.as_deref(),
+                },
+            );
+            ex.encoder = Some(outcome.encoder);
+            ex.keep_alive = outcome.keep_alive;
+            ex.next = next;
+            self.since = cx.now;
+            return Ok(true);
+        };
+        if self.write_buf.len() >= cx.config.write_high_water {
+            if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
+                self.writable = false;
+            }
+            if self.write_buf.len() >= cx.config.write_high_water {
+                return Ok(false);
+            }
+        }
+        let mut encoder = Encoder {
+            transport: &mut self.transport,
+            buf: &mut self.write_buf,
+            body: encoder,
+            writable: &mut self.writable,
+            high_water: cx.config.write_high_water,
+            used: false,
+        };
+        let next = ex.handler.on_response_writable(&mut encoder);
+        let used = encoder.used;
+        ex.next = next;
+        self.since = cx.now;
+        Ok(used || next.interest != Interest::Write)
+    }
+
+    fn flush_inline(&mut self) -> io::Result<()> {
+        if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
+            self.writable = false;
+        }
+        Ok(())
+    }
+
+    /// `Next::end()`: complete the response and get ready for the next head.
+    fn finish_exchange(&mut self, cx: &mut Context) {
+        let State::Exchange(mut ex) = std::mem::replace(
+            &mut self.state,
+            State::Head {
+                partial_since: None,
+            },
+        ) else {
+            return;
+        };
+        if ex.encoder.is_none() {
+            // Ended before on_response: the response goes out as it stands.
+            self.response.reset();
+            let outcome = encode::write_head(
+                self.write_buf.vec(),
+                &self.response,
+                &HeadContext {
+                    head_request: ex.head_request,
+                    request_version: ex.version,
+                    keep_alive: ex.keep_alive && !cx.shutting_down,
+                    no_body: true,
+                    date: cx.date.bytes(),
+                    server: cx.config.server_name.as_deref(),
+                },
+            );
+            ex.encoder = Some(outcome.encoder);
+            ex.keep_alive = outcome.keep_alive;
+        }
+        let mut keep_alive = ex.keep_alive && !cx.shutting_down;
+        if let Some(encoder) = &mut ex.encoder {
+            if let Err(missing) = encoder.finish(self.write_buf.vec()) {
+                log::error!("handler ended a response {missing} bytes short of its Content-Length; closing");
+                keep_alive = false;
+            }
+        }
+        ex.handler.on_done(Outcome::Completed);
+        self.shared.current.store(0, Ordering::Release);
+        self.trailers.clear();
+        if ex.body_error.is_some() {
+            keep_alive = false;
+        } else if !ex.body.is_done() {
+            match ex.body {
+                BodyDecoder::Length(n) if n > MAX_DISCARD => keep_alive = false,
+                _ if ex.expect_continue => keep_alive = false,
+                _ => self.discard = Some(ex.body),
+            }
+        }
+        self.since = cx.now;
+        if !keep_alive {
+            self.state = State::Closing { write_shut: false };
+        }
+    }
+
+    /// Flush, shut down our side, drain what the peer still sends, close.
+    fn step_closing(&mut self, cx: &mut Context) -> io::Result<Flow> {
+        if let State::Closing { write_shut: false } = self.state {
+            self.flush_inline()?;
+            if !self.write_buf.is_empty() {
+                return Ok(Flow::Keep);
+            }
+            self.state = State::Closing { write_shut: true };
+            self.since = cx.now;
+            if self.peer_eof || self.transport.shutdown_write().is_err() {
+                return Ok(Flow::Close);
+            }
+        }
+        // Lingering: unread bytes at close would make the kernel send a
+        // reset, which can destroy the response before the peer reads it.
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.transport.read(&mut scratch) {
+                Ok(0) => return Ok(Flow::Close),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(Flow::Keep);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(Flow::Close),
+            }
+        }
+    }
+
+    fn deadline_for(&self, cx: &Context) -> Option<Instant> {
+        let config = &cx.config;
+        match &self.state {
+            State::Head { partial_since } => Some(match partial_since {
+                Some(start) => *start + config.head_timeout,
+                None if self.served == 0 => self.since + config.head_timeout,
+                None => self.since + config.idle_timeout,
+            }),
+            State::Exchange(ex) => {
+                let default = match ex.next.interest {
+                    Interest::Read | Interest::Write | Interest::ReadWrite => {
+                        Some(config.body_timeout)
+                    }
+                    _ => None,
+                };
+                ex.next.timeout.or(default).map(|t| self.since + t)
+            }
+            State::Closing { write_shut: false } => Some(self.since + config.body_timeout),
+            State::Closing { write_shut: true } => Some(self.since + config.linger_timeout),
+        }
+    }
+
+    /// Lends idle buffers back to the worker, so an idle connection holds none.
+    fn release_buffers(&mut self, cx: &mut Context) {
+        if !matches!(self.state, State::Head { .. }) || self.discard.is_some() {
+            return;
+        }
+        if let Some(storage) = self.read_buf.take_storage() {
+            if cx.read_pool.len() < cx.config.buffer_pool {
+                cx.read_pool.push(storage);
+            }
+        }
+        if let Some(storage) = self.write_buf.take_storage() {
+            if cx.write_pool.len() < cx.config.buffer_pool {
+                cx.write_pool.push(storage);
+            }
+        }
+    }
+
+    /// Takes a pooled write buffer before a response is serialized.
+    pub(crate) fn prepare_write_buffer(&mut self, cx: &mut Context) {
+        if !self.write_buf.has_storage() {
+            if let Some(storage) = cx.write_pool.pop() {
+                self.write_buf.give_storage(storage);
+            }
+        }
+    }
+}
+
+impl<T: Transport, H> Drop for Conn<T, H> {
+    fn drop(&mut self) {
+        self.shared.current.store(0, Ordering::Release);
+    }
+}

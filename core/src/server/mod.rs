@@ -1,0 +1,354 @@
+//! The [`Server`]: binding, worker threads, limits and timeouts, and the
+//! [`ServerHandle`] that stops it.
+//!
+//! Each worker thread runs its own `mio::Poll` over its own listening socket
+//! (`SO_REUSEPORT`, so the kernel spreads connections across workers) and
+//! owns every connection it accepts: nothing is shared between workers but
+//! the stop signal.
+
+pub(crate) mod timer;
+pub(crate) mod worker;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use crate::control::LoopShared;
+use crate::h1::HeadLimits;
+use crate::HandlerFactory;
+
+/// Settings every worker reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) keep_alive: bool,
+    pub(crate) head_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) linger_timeout: Duration,
+    pub(crate) limits: HeadLimits,
+    pub(crate) max_connections: usize,
+    pub(crate) server_name: Option<String>,
+    pub(crate) read_buf_size: usize,
+    pub(crate) write_high_water: usize,
+    pub(crate) buffer_pool: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            keep_alive: true,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            linger_timeout: Duration::from_secs(2),
+            limits: HeadLimits::default(),
+            max_connections: 10_000,
+            server_name: None,
+            read_buf_size: 8 * 1024,
+            write_high_water: 64 * 1024,
+            buffer_pool: 256,
+        }
+    }
+}
+
+/// Where the workers listen.
+enum Listen {
+    /// One socket per worker bound to this address with `SO_REUSEPORT`; the
+    /// first is bound already (so errors and the port are known early).
+    ReusePort {
+        addr: SocketAddr,
+        first: StdTcpListener,
+    },
+    /// A listener the caller made; workers share clones of it.
+    Shared(StdTcpListener),
+}
+
+/// An HTTP/1.1 server under construction: where to listen and its limits.
+///
+/// Defaults are safe for the open internet: 10 s for a head to arrive, 30 s
+/// idle between requests and 30 s without body progress, 16 KiB heads, 8 KiB
+/// targets, 100 header fields, 10,000 connections.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use turnstile_core::{Control, Next, Request, Response, Server};
+///
+/// struct NoContent;
+/// impl turnstile_core::Handler for NoContent {
+///     fn on_request(&mut self, _: Request) -> Next { Next::write() }
+///     fn on_response(&mut self, res: &mut Response) -> Next {
+///         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
+///         Next::end()
+///     }
+/// }
+///
+/// let server = Server::bind("127.0.0.1:0")?
+///     .workers(2)
+///     .head_timeout(Duration::from_secs(5))
+///     .server_name("turnstile")
+///     .serve(|_: Control| NoContent)?;
+/// println!("listening on http://{}", server.local_addr());
+/// server.shutdown(Duration::from_secs(1));
+/// server.join();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server {
+    listen: Listen,
+    config: Config,
+}
+
+impl Server {
+    /// Binds `addr` (the first address it resolves to). Port 0 picks a free
+    /// port; [`ServerHandle::local_addr`] tells which.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let first = reuse_port_listener(addr)?;
+        let addr = first.local_addr()?;
+        Ok(Server {
+            listen: Listen::ReusePort { addr, first },
+            config: Config::default(),
+        })
+    }
+
+    /// Serves on a listener the caller already bound; workers share it.
+    pub fn from_listener(listener: StdTcpListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listen: Listen::Shared(listener),
+            config: Config::default(),
+        })
+    }
+
+    /// Worker threads, each with its own event loop (default: the number of
+    /// cores; at least 1).
+    pub fn workers(mut self, workers: usize) -> Server {
+        self.config.workers = workers.max(1);
+        self
+    }
+
+    /// Whether connections may carry more than one request (default true).
+    pub fn keep_alive(mut self, on: bool) -> Server {
+        self.config.keep_alive = on;
+        self
+    }
+
+    /// Time for a whole head to arrive, from its first byte (or from accept
+    /// for a new connection); past it the client gets `408` (default 10 s).
+    pub fn head_timeout(mut self, timeout: Duration) -> Server {
+        self.config.head_timeout = timeout;
+        self
+    }
+
+    /// Time an idle keep-alive connection is kept open (default 30 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Server {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Time a read or write of a body may go without progress when the
+    /// handler's `Next` sets no timeout (default 30 s).
+    pub fn body_timeout(mut self, timeout: Duration) -> Server {
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// Most bytes in a request head (default 16 KiB); more gets `431`.
+    pub fn max_head_bytes(mut self, bytes: usize) -> Server {
+        self.config.limits.max_head_bytes = bytes.max(64);
+        self
+    }
+
+    /// Most bytes in a request target (default 8 KiB); more gets `414`.
+    pub fn max_target_bytes(mut self, bytes: usize) -> Server {
+        self.config.limits.max_target_bytes = bytes.max(16);
+        self
+    }
+
+    /// Most header fields in a request (default 100); more gets `431`.
+    pub fn max_headers(mut self, count: usize) -> Server {
+        self.config.limits.max_headers = count.max(1);
+        self
+    }
+
+    /// Most open connections (default 10,000), split evenly between workers.
+    /// At the limit a worker stops accepting until one closes; new clients
+    /// wait in the kernel's backlog.
+    pub fn max_connections(mut self, count: usize) -> Server {
+        self.config.max_connections = count.max(1);
+        self
+    }
+
+    /// A `Server` header for responses that set none (default: none).
+    pub fn server_name(mut self, name: &str) -> Server {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) || b == b'\t');
+        self.config.server_name = valid.then(|| name.to_owned());
+        self
+    }
+
+    /// Starts the workers with a clone of `factory` each and returns at once.
+    pub fn serve<F>(self, factory: F) -> io::Result<ServerHandle>
+    where
+        F: HandlerFactory<TcpStream> + Clone + Send + 'static,
+    {
+        let config = Arc::new(self.config);
+        let (addr, listeners) = match self.listen {
+            Listen::ReusePort { addr, first } => {
+                let mut listeners = vec![first];
+                for _ in 1..config.workers {
+                    listeners.push(reuse_port_listener(addr)?);
+                }
+                (addr, listeners)
+            }
+            Listen::Shared(listener) => {
+                let addr = listener.local_addr()?;
+                let mut listeners = Vec::with_capacity(config.workers);
+                for _ in 1..config.workers {
+                    listeners.push(listener.try_clone()?);
+                }
+                listeners.push(listener);
+                (addr, listeners)
+            }
+        };
+        let stop = Arc::new(StopSignal::default());
+        let per_worker = config.max_connections.div_ceil(config.workers).max(1);
+        let mut loops = Vec::new();
+        let mut workers = Vec::new();
+        for listener in listeners {
+            let worker = worker::WorkerSetup::new(
+                mio::net::TcpListener::from_std(listener),
+                factory.clone(),
+                config.clone(),
+                stop.clone(),
+                per_worker,
+            )?;
+            loops.push(worker.loop_shared());
+            workers.push(worker);
+        }
+        let mut threads = Vec::new();
+        for (i, worker) in workers.into_iter().enumerate() {
+            let thread = std::thread::Builder::new()
+                .name(format!("turnstile-worker-{i}"))
+                .spawn(move || worker.run());
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    stop.request(Duration::ZERO);
+                    for l in &loops {
+                        l.wake();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        log::info!("serving on {addr} with {} workers", threads.len());
+        Ok(ServerHandle {
+            addr,
+            loops,
+            stop,
+            threads,
+        })
+    }
+}
+
+/// A listening socket with `SO_REUSEPORT`, so each worker can have one.
+fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdTcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// The request to stop, shared by the handle and the workers.
+#[derive(Default)]
+pub(crate) struct StopSignal {
+    requested: AtomicBool,
+    deadline: Mutex<Option<Instant>>,
+}
+
+impl StopSignal {
+    fn request(&self, grace: Duration) {
+        let mut deadline = self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let new = Instant::now() + grace;
+        // A second, shorter request shortens the grace; never lengthens it.
+        if deadline.is_none_or(|d| new < d) {
+            *deadline = Some(new);
+        }
+        self.requested.store(true, Ordering::Release);
+    }
+
+    /// The deadline, once a stop was requested.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        if !self.requested.load(Ordering::Acquire) {
+            return None;
+        }
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running server: its address, and how to stop it and wait for it.
+///
+/// Dropping the handle stops the server at once and waits for its workers.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    loops: Vec<Arc<LoopShared>>,
+    stop: Arc<StopSignal>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (with the real port when bound to
+    /// port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops gracefully and returns at once: workers stop accepting, close
+    /// idle connections, let requests in flight finish (with
+    /// `Connection: close`) for up to `grace`, then drop whatever is left.
+    pub fn shutdown(&self, grace: Duration) {
+        self.stop.request(grace);
+        for l in &self.loops {
+            l.wake();
+        }
+    }
+
+    /// Waits until every worker has stopped (after [`shutdown`](Self::shutdown),
+    /// or for ever).
+    pub fn join(mut self) {
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                log::error!("a worker thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        self.shutdown(Duration::ZERO);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
