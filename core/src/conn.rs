@@ -507,6 +507,16 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         let State::Exchange(ex) = &mut self.state else {
             return Ok(false);
         };
+        if ex.expect_continue {
+            // The client holds its body back until it hears this.
+            ex.expect_continue = false;
+            if ex.encoder.is_none() && !ex.body.is_done() {
+                self.write_buf.extend(encode::CONTINUE);
+                if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
+                    self.writable = false;
+                }
+            }
+        }
         let body_ready = !ex.body_end_reported
             && (ex.body.is_done()
                 || !self.read_buf.is_empty()
@@ -515,16 +525,6 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 || ex.body_error.is_some());
         if !body_ready {
             return Ok(false);
-        }
-        if ex.expect_continue {
-            ex.expect_continue = false;
-            if ex.encoder.is_none() && !ex.body.is_done() {
-                self.write_buf.extend(encode::CONTINUE);
-                // The client waits for this before sending: send it now.
-                if !self.write_buf.flush_to(&mut self.transport)? {
-                    self.writable = false;
-                }
-            }
         }
         let mut decoder = Decoder {
             transport: &mut self.transport,
