@@ -69,6 +69,9 @@ pub(crate) struct Conn<T: Transport, H> {
     writable: bool,
     /// A read returned end-of-stream.
     peer_eof: bool,
+    /// The poller reported the peer's FIN: a short read no longer means the
+    /// socket is drained (no further edge will announce the end-of-stream).
+    fin_seen: bool,
     state: State<H>,
     /// Requests served so far (the first head gets the head timeout from
     /// accept; later ones the idle timeout).
@@ -133,6 +136,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             readable: false,
             writable: true,
             peer_eof: false,
+            fin_seen: false,
             state: State::Head {
                 partial_since: None,
             },
@@ -151,8 +155,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     }
 
     /// Records what the poller reported.
-    pub(crate) fn on_event(&mut self, readable: bool, writable: bool) {
-        self.readable |= readable;
+    pub(crate) fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.fin_seen |= read_closed;
+        self.readable |= readable || read_closed;
         self.writable |= writable;
     }
 
@@ -316,7 +321,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             Ok((_, filled)) => {
                 // A short read drained the socket: edge-triggered readiness
                 // will report the next bytes.
-                self.readable = filled;
+                self.readable = filled || self.fin_seen;
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -535,6 +540,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             peer_eof: &mut self.peer_eof,
             error: &mut ex.body_error,
             buf_size: cx.config.read_buf_size,
+            fin_seen: self.fin_seen,
             used: false,
             reported_end: false,
         };
@@ -618,8 +624,16 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             return;
         };
         if ex.encoder.is_none() {
-            // Ended before on_response: the response goes out as it stands.
+            // Ended before the head: the handler still sets status and
+            // headers, and the response has no body.
             self.response.reset();
+            if ex.handler.on_response(&mut self.response).interest == Interest::Remove {
+                ex.handler.on_done(Outcome::Aborted);
+                self.shared.current.store(0, Ordering::Release);
+                self.since = cx.now;
+                self.state = State::Closing { write_shut: true };
+                return;
+            }
             let outcome = encode::write_head(
                 self.write_buf.vec(),
                 &self.response,

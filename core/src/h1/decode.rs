@@ -325,6 +325,8 @@ pub struct Decoder<'a, T: Transport = mio::net::TcpStream> {
     /// A framing error seen while decoding, for the engine.
     pub(crate) error: &'a mut Option<&'static str>,
     pub(crate) buf_size: usize,
+    /// The peer's FIN was reported: keep reading until end-of-stream.
+    pub(crate) fin_seen: bool,
     /// The handler called `read` (so it made progress or learned it cannot).
     pub(crate) used: bool,
     /// A read returned end-of-body or an error.
@@ -402,7 +404,7 @@ impl<T: Transport> Decoder<'_, T> {
                 match self.transport.read(&mut out[..n]) {
                     Ok(0) => *self.peer_eof = true,
                     Ok(read) => {
-                        if read < n {
+                        if read < n && !self.fin_seen {
                             *self.readable = false;
                         }
                         *remaining -= read as u64;
@@ -422,7 +424,7 @@ impl<T: Transport> Decoder<'_, T> {
             }
             match self.buf.read_from(self.transport, self.buf_size, self.buf_size) {
                 Ok((0, _)) => *self.peer_eof = true,
-                Ok((_, filled)) => *self.readable = filled,
+                Ok((_, filled)) => *self.readable = filled || self.fin_seen,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     *self.readable = false;
                     return Err(e);

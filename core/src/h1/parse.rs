@@ -297,13 +297,30 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
         E::Version => {
             if buf.len() > limits.max_head_bytes {
                 too_large(buf, limits)
-            } else {
+            } else if names_a_version(buf) {
                 ParseError::new(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "unsupported HTTP version")
+            } else {
+                ParseError::bad("malformed request line")
             }
         }
         E::NewLine => ParseError::bad("invalid line ending"),
         E::Status => ParseError::bad("invalid request line"),
     }
+}
+
+/// Whether the request line ends in a well-formed `HTTP/d.d` that is simply
+/// not one we speak (`505`), rather than being malformed (`400`).
+fn names_a_version(buf: &[u8]) -> bool {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = buf[..line_end].strip_suffix(b"\r").unwrap_or(&buf[..line_end]);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(_), Some(_), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    matches!(version, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+        if major.is_ascii_digit() && minor.is_ascii_digit())
 }
 
 /// An unfinished head may not grow past the limits.

@@ -156,8 +156,9 @@ impl<F: HandlerFactory<TcpStream>> Worker<F> {
                             continue;
                         }
                         conn.on_event(
-                            event.is_readable() || event.is_read_closed(),
+                            event.is_readable(),
                             event.is_writable(),
+                            event.is_read_closed(),
                         );
                         self.drive(slot);
                     }
