@@ -31,7 +31,7 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
     // The idle keep-alive connection is closed.
     assert!(idle.read_to_close().unwrap().is_empty());
     // New connections are refused (or closed unanswered).
-    match connect(addr) {
+    match std::net::TcpStream::connect(addr) {
         Err(_) => {}
         Ok(mut s) => {
             let _ = s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -169,6 +169,11 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         }
     }
 
+    /// Whether only the lingering close is left (nothing more to send).
+    pub(crate) fn is_lingering(&self) -> bool {
+        matches!(self.state, State::Closing { write_shut: true })
+    }
+
     /// A `Control` asked for `next`.
     pub(crate) fn wake(&mut self, next: Next, now: Instant) {
         if let State::Exchange(ex) = &mut self.state {

@@ -177,7 +177,8 @@ impl<F: HandlerFactory<TcpStream>> Worker<F> {
             }
             if self.cx.shutting_down {
                 let past_deadline = self.stop.deadline().is_some_and(|d| self.cx.now >= d);
-                if self.conns.is_empty() || past_deadline {
+                let all_answered = self.conns.iter().all(|(_, c)| c.is_lingering());
+                if all_answered || past_deadline {
                     break;
                 }
             }
