@@ -13,7 +13,10 @@ use turnstile_core::{Control, Encoder, Handler, Next, Request, Response};
 const BODY: &[u8] = b"Hello, World!";
 
 /// Answers every request the same way; one per request, made by the factory.
-struct Hello;
+struct Hello {
+    /// Body bytes already handed to the encoder.
+    written: usize,
+}
 
 impl Handler for Hello {
     fn on_request(&mut self, _request: Request) -> Next {
@@ -30,11 +33,14 @@ impl Handler for Hello {
     }
 
     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
-        match encoder.write(BODY) {
-            Ok(_) => Next::end(),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Next::write(),
-            Err(_) => Next::remove(),
+        while self.written < BODY.len() {
+            match encoder.write(&BODY[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
+                Err(_) => return Next::remove(),
+            }
         }
+        Next::end()
     }
 }
 
@@ -42,7 +48,7 @@ fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
     let config = turnstile_suite::ExampleConfig::from_env();
     let server = config.apply(turnstile_core::Server::bind(config.addr())?);
-    let handle = server.serve(|_: Control| Hello)?;
+    let handle = server.serve(|_: Control| Hello { written: 0 })?;
     turnstile_suite::announce(handle.local_addr());
     handle.join();
     Ok(())

@@ -133,8 +133,11 @@ impl<R: Read> ResponseReader<R> {
         {
             loop {
                 let size_line = self.take_line()?;
-                let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, size_line.clone()))?;
+                let size =
+                    usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::InvalidData, size_line.clone())
+                        })?;
                 if size == 0 {
                     while !self.take_line()?.is_empty() {}
                     break;

@@ -51,8 +51,8 @@ impl Handler for Hello {
     }
     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         match encoder.write(b"Hello, World!") {
-            Ok(_) => Next::end(),
-            Err(_) => Next::remove(),
+            Ok(13) => Next::end(),
+            _ => Next::remove(),
         }
     }
 }
@@ -71,7 +71,10 @@ fn drive(stream: &mut TcpStream, batch: &[u8], depth: usize, rounds: usize) -> i
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            seen += buf[..n].windows(13).filter(|w| w == b"Hello, World!").count();
+            seen += buf[..n]
+                .windows(13)
+                .filter(|w| w == b"Hello, World!")
+                .count();
         }
     }
     Ok(())

@@ -26,7 +26,9 @@ fn wait_for_controls(waiting: &support::Waiting, count: usize) -> Vec<turnstile_
 fn control_from_another_thread_resumes_the_request() {
     let (server, waiting) = support::start(|s| s);
     let mut stream = connect(server.local_addr()).unwrap();
-    stream.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let control = wait_for_controls(&waiting, 1).pop().unwrap();
     assert!(control.is_current());
     let helper = std::thread::spawn(move || control.ready(Next::write()));
@@ -39,13 +41,19 @@ fn control_from_another_thread_resumes_the_request() {
 fn a_stale_control_is_refused_and_touches_nothing() {
     let (server, waiting) = support::start(|s| s.workers(1));
     let mut reader = ResponseReader::new(connect(server.local_addr()).unwrap());
-    reader.get_mut().write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    reader
+        .get_mut()
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let first = wait_for_controls(&waiting, 1).pop().unwrap();
     first.ready(Next::write()).unwrap();
     assert_eq!(reader.read_response(false).unwrap().text(), "woken");
 
     // The same connection (same slot) now waits in a second request.
-    reader.get_mut().write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    reader
+        .get_mut()
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let second = wait_for_controls(&waiting, 1).pop().unwrap();
     assert!(!first.is_current());
     assert_eq!(first.ready(Next::write()), Err(ControlError::Gone));
@@ -56,7 +64,10 @@ fn a_stale_control_is_refused_and_touches_nothing() {
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     assert!(reader.read_response(false).is_err());
-    reader.get_mut().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    reader
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     second.ready(Next::write()).unwrap();
     assert_eq!(reader.read_response(false).unwrap().text(), "woken");
 }
@@ -89,18 +100,27 @@ fn many_waiting_requests_woken_from_many_threads() {
 fn an_expired_wait_calls_on_error_with_timeout() {
     let (server, _) = support::start(|s| s);
     let started = Instant::now();
-    let res = exchange(server.local_addr(), b"GET /wait-timeout HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let res = exchange(
+        server.local_addr(),
+        b"GET /wait-timeout HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
     assert_eq!(res.status, 504);
     assert_eq!(res.text(), "timed out");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(90) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(90) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
 
 #[test]
 fn controls_after_shutdown_say_stopped() {
     let (server, waiting) = support::start(|s| s);
     let mut stream = connect(server.local_addr()).unwrap();
-    stream.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let control = wait_for_controls(&waiting, 1).pop().unwrap();
     server.shutdown(Duration::ZERO);
     server.join();

@@ -13,9 +13,11 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
     let (server, waiting) = support::start(|s| s);
     let addr = server.local_addr();
     let mut busy = connect(addr).unwrap();
-    busy.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    busy.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut idle = connect(addr).unwrap();
-    idle.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut idle = ResponseReader::new(idle);
     assert_eq!(idle.read_response(false).unwrap().status, 200);
 
@@ -52,9 +54,14 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
 fn shutdown_deadline_drops_what_is_left() {
     let (server, _) = support::start(|s| s);
     let mut busy = connect(server.local_addr()).unwrap();
-    busy.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    busy.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     // Let the request arrive, then give it no grace.
-    let res = exchange(server.local_addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let res = exchange(
+        server.local_addr(),
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
     assert_eq!(res.status, 200);
     let started = Instant::now();
     server.shutdown(Duration::from_millis(100));
@@ -72,7 +79,8 @@ fn a_thousand_concurrent_connections() {
     // Open them all first, then send on each, then read each answer.
     let mut streams: Vec<_> = (0..1000).map(|_| connect(addr).unwrap()).collect();
     for s in &mut streams {
-        s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
     }
     for s in streams {
         let res = ResponseReader::new(s).read_response(false).unwrap();
@@ -86,8 +94,10 @@ fn max_connections_backpressures_accept() {
     let addr = server.local_addr();
     let mut a = connect(addr).unwrap();
     let mut b = connect(addr).unwrap();
-    a.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    b.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    a.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    b.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while waiting.lock().unwrap().len() < 2 {
         assert!(Instant::now() < deadline);
@@ -95,8 +105,10 @@ fn max_connections_backpressures_accept() {
     }
     // A third connection waits in the backlog, unanswered.
     let mut c = connect(addr).unwrap();
-    c.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    c.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut byte = [0u8; 1];
     assert!(c.read(&mut byte).is_err(), "served past the limit");
     // One finishes and closes: the third is accepted and answered.

@@ -109,7 +109,9 @@ fn no_content_has_no_framing_and_no_body() {
     let mut reader = ResponseReader::new(connect(server.local_addr()).unwrap());
     reader
         .get_mut()
-        .write_all(b"GET /no-content HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(
+            b"GET /no-content HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
         .unwrap();
     let res = reader.read_response(false).unwrap();
     assert_eq!(res.status, 204);
@@ -150,7 +152,9 @@ fn expect_continue_is_answered_only_when_the_body_is_wanted() {
     // The handler reads: 100 Continue comes before the final answer.
     let mut stream = connect(server.local_addr()).unwrap();
     stream
-        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+        )
         .unwrap();
     let mut interim = [0u8; 25];
     stream.read_exact(&mut interim).unwrap();
@@ -201,7 +205,11 @@ fn request_targets_in_every_form() {
     )
     .unwrap();
     assert_eq!(res.text(), "GET /path Some(\"q=1\") Http11");
-    let res = exchange(server.local_addr(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let res = exchange(
+        server.local_addr(),
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
     assert_eq!(res.status, 404, "asterisk form reaches the handler");
     let res = exchange(server.local_addr(), b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(res.status, 400);
@@ -210,9 +218,16 @@ fn request_targets_in_every_form() {
 /// Each shape is refused with the status given, and the connection closes.
 #[test]
 fn refused_request_shapes() {
-    let (server, _) = support::start(|s| s.max_head_bytes(4096).max_target_bytes(1024).max_headers(20));
+    let (server, _) = support::start(|s| {
+        s.max_head_bytes(4096)
+            .max_target_bytes(1024)
+            .max_headers(20)
+    });
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(2000));
-    let long_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(5000));
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(5000)
+    );
     let many_headers = format!(
         "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
         (0..30).map(|i| format!("X-{i}: a\r\n")).collect::<String>()
@@ -255,9 +270,16 @@ fn refused_request_shapes() {
     for (name, request, status) in cases {
         let out = support::send_and_read_all(server.local_addr(), &request);
         let expected = format!("HTTP/1.1 {status} ");
-        assert!(out.starts_with(&expected), "{name}: expected {status}, got {out:?}");
+        assert!(
+            out.starts_with(&expected),
+            "{name}: expected {status}, got {out:?}"
+        );
         assert!(out.contains("connection: close\r\n"), "{name}: {out:?}");
-        assert_eq!(out.matches("HTTP/1.1").count(), 1, "{name}: one answer only: {out:?}");
+        assert_eq!(
+            out.matches("HTTP/1.1").count(),
+            1,
+            "{name}: one answer only: {out:?}"
+        );
     }
 }
 
@@ -271,7 +293,10 @@ fn a_slow_head_is_cut_off_with_408() {
     stream.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 
     // A connection that never sends anything is closed quietly.
     let mut idle = connect(server.local_addr()).unwrap();
@@ -340,12 +365,20 @@ fn bad_chunk_framing_mid_body_gets_400_and_close() {
     let (server, _) = support::start(|s| s);
     let mut stream = connect(server.local_addr()).unwrap();
     stream
-        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        )
         .unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    stream.write_all(b"5\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stream
+        .write_all(b"5\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
-    assert_eq!(out.matches("HTTP/1.1").count(), 1, "the smuggled request is never answered: {out}");
+    assert_eq!(
+        out.matches("HTTP/1.1").count(),
+        1,
+        "the smuggled request is never answered: {out}"
+    );
 }

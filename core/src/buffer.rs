@@ -103,14 +103,6 @@ impl ReadBuf {
     pub(crate) fn has_storage(&self) -> bool {
         !self.data.is_empty()
     }
-
-    #[cfg(test)]
-    pub(crate) fn push_for_test(&mut self, bytes: &[u8]) {
-        let mut source = bytes;
-        while !source.is_empty() {
-            self.read_from(&mut source, 64, usize::MAX).unwrap();
-        }
-    }
 }
 
 /// Bytes waiting to be written to the peer.
@@ -176,11 +168,6 @@ impl WriteBuf {
 
     pub(crate) fn has_storage(&self) -> bool {
         self.data.capacity() > 0
-    }
-
-    #[cfg(test)]
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.data[self.pos..]
     }
 }
 

@@ -205,7 +205,11 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             State::Head { partial_since } => {
                 if partial_since.is_some() {
                     log::debug!("head timeout from {:?}", self.remote_addr);
-                    self.fail(StatusCode::REQUEST_TIMEOUT, "request head not received in time", cx);
+                    self.fail(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request head not received in time",
+                        cx,
+                    );
                     self.drive(cx, factory)
                 } else {
                     Flow::Close
@@ -318,7 +322,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             }
         }
         let initial = cx.config.read_buf_size;
-        match self.read_buf.read_from(&mut self.transport, initial, limit.max(initial)) {
+        match self
+            .read_buf
+            .read_from(&mut self.transport, initial, limit.max(initial))
+        {
             Ok((0, _)) => {
                 self.peer_eof = true;
                 Ok(true)
@@ -657,7 +664,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         let mut keep_alive = ex.keep_alive && !cx.shutting_down;
         if let Some(encoder) = &mut ex.encoder {
             if let Err(missing) = encoder.finish(self.write_buf.vec()) {
-                log::error!("handler ended a response {missing} bytes short of its Content-Length; closing");
+                log::error!(
+                    "handler ended a response {missing} bytes short of its Content-Length; closing"
+                );
                 keep_alive = false;
             }
         }

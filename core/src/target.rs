@@ -92,9 +92,9 @@ impl RequestTarget {
             t.form = Form::Origin;
             0
         } else {
-            let scheme_end = raw
-                .find("://")
-                .ok_or(TargetError::Malformed("target is not a path or an absolute URI"))?;
+            let scheme_end = raw.find("://").ok_or(TargetError::Malformed(
+                "target is not a path or an absolute URI",
+            ))?;
             let scheme = &raw[..scheme_end];
             let mut chars = scheme.bytes();
             if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())

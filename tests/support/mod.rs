@@ -123,11 +123,12 @@ impl Handler for Probe {
 
     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         if self.route == "chunked" {
-            while let Some(chunk) = self.chunks.first() {
+            while let Some(chunk) = self.chunks.first_mut() {
                 match encoder.write(chunk) {
-                    Ok(_) => {
+                    Ok(n) if n == chunk.len() => {
                         self.chunks.remove(0);
                     }
+                    Ok(n) => *chunk = &chunk[n..],
                     Err(_) => return Next::write(),
                 }
             }

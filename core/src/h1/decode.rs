@@ -298,8 +298,8 @@ impl Chunked {
             .iter()
             .position(|&b| b == b':')
             .ok_or(BodyError("trailer line without ':'"))?;
-        let name = std::str::from_utf8(&line[..colon])
-            .map_err(|_| BodyError("invalid trailer name"))?;
+        let name =
+            std::str::from_utf8(&line[..colon]).map_err(|_| BodyError("invalid trailer name"))?;
         let value = crate::header::typed::trim(&line[colon + 1..]);
         trailers
             .append(name, value)
@@ -422,7 +422,10 @@ impl<T: Transport> Decoder<'_, T> {
                 }
                 continue;
             }
-            match self.buf.read_from(self.transport, self.buf_size, self.buf_size) {
+            match self
+                .buf
+                .read_from(self.transport, self.buf_size, self.buf_size)
+            {
                 Ok((0, _)) => *self.peer_eof = true,
                 Ok((_, filled)) => *self.readable = filled || self.fin_seen,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -489,28 +492,32 @@ mod tests {
 
     #[test]
     fn chunked_accepts_uppercase_hex_and_size_whitespace() {
-        let (body, _, _) =
-            decode_split(BodyDecoder::chunked(), b"A \t;ext\r\n0123456789\r\n0\r\n\r\n", 3, 8)
-                .unwrap();
+        let (body, _, _) = decode_split(
+            BodyDecoder::chunked(),
+            b"A \t;ext\r\n0123456789\r\n0\r\n\r\n",
+            3,
+            8,
+        )
+        .unwrap();
         assert_eq!(body, b"0123456789");
     }
 
     #[test]
     fn chunked_refuses_bad_shapes() {
         let cases: &[&[u8]] = &[
-            b"\r\n",                             // no size
-            b"g\r\n",                            // not hex
-            b"-1\r\n",                           // sign
-            b"0x5\r\nhello\r\n0\r\n\r\n",        // prefix
-            b"5\nhello\r\n0\r\n\r\n",            // bare LF
-            b"5\r\nhelloX\r\n0\r\n\r\n",         // data longer than size
-            b"5\r\nhello\n0\r\n\r\n",            // bare LF after data
-            b"10000000000000000\r\n",            // 17 digits: overflow
-            b"5 5\r\nhello\r\n",                 // space inside size
-            b"5;a\x00b\r\nhello\r\n",            // control byte in extension
-            b"0\r\nno-colon\r\n\r\n",            // malformed trailer
-            b"0\r\nbad name: x\r\n\r\n",         // trailer name not a token
-            b"0\r\n\r\r",                        // bad final CRLF
+            b"\r\n",                      // no size
+            b"g\r\n",                     // not hex
+            b"-1\r\n",                    // sign
+            b"0x5\r\nhello\r\n0\r\n\r\n", // prefix
+            b"5\nhello\r\n0\r\n\r\n",     // bare LF
+            b"5\r\nhelloX\r\n0\r\n\r\n",  // data longer than size
+            b"5\r\nhello\n0\r\n\r\n",     // bare LF after data
+            b"10000000000000000\r\n",     // 17 digits: overflow
+            b"5 5\r\nhello\r\n",          // space inside size
+            b"5;a\x00b\r\nhello\r\n",     // control byte in extension
+            b"0\r\nno-colon\r\n\r\n",     // malformed trailer
+            b"0\r\nbad name: x\r\n\r\n",  // trailer name not a token
+            b"0\r\n\r\r",                 // bad final CRLF
         ];
         for case in cases {
             let r = decode_split(BodyDecoder::chunked(), case, 1, 16);

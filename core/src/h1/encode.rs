@@ -447,7 +447,10 @@ mod tests {
         let (text, o) = head(&res, &cx(Version::Http11, false, false));
         assert_eq!(text.matches("onnection: close").count(), 1);
         assert!(!o.keep_alive);
-        assert!(!text.contains("content-length"), "CL never goes with TE: {text}");
+        assert!(
+            !text.contains("content-length"),
+            "CL never goes with TE: {text}"
+        );
         assert_eq!(o.encoder, BodyEncoder::Chunked);
     }
 

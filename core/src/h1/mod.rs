@@ -12,8 +12,8 @@ pub(crate) mod parse;
 
 pub use decode::Decoder;
 pub use encode::Encoder;
-pub use parse::{HeadLimits, ParseError};
 pub(crate) use parse::{parse_request, RequestHead};
+pub use parse::{HeadLimits, ParseError};
 
 /// Whether `b` may appear in a token (method, header name), RFC 9110 §5.6.2.
 pub(crate) fn is_token_byte(b: u8) -> bool {

@@ -137,16 +137,26 @@ fn parse_with<'b>(
         return Err(too_large(buf, limits));
     }
     let method_token = parsed.method.unwrap_or_default();
-    let method = Method::from_bytes(method_token.as_bytes())
-        .ok_or(ParseError::new(StatusCode::NOT_IMPLEMENTED, "method not implemented"))?;
+    let method = Method::from_bytes(method_token.as_bytes()).ok_or(ParseError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "method not implemented",
+    ))?;
     let version = match parsed.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
-        _ => return Err(ParseError::new(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "unsupported HTTP version")),
+        _ => {
+            return Err(ParseError::new(
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "unsupported HTTP version",
+            ))
+        }
     };
     let raw_target = parsed.path.unwrap_or_default();
     if raw_target.len() > limits.max_target_bytes {
-        return Err(ParseError::new(StatusCode::URI_TOO_LONG, "request target too long"));
+        return Err(ParseError::new(
+            StatusCode::URI_TOO_LONG,
+            "request target too long",
+        ));
     }
     let (target_storage, mut fields) = pooled_parts();
     let target = RequestTarget::parse(
@@ -195,7 +205,10 @@ fn parse_with<'b>(
             if value.eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = version == Version::Http11;
             } else {
-                return Err(ParseError::new(StatusCode::EXPECTATION_FAILED, "unsupported expectation"));
+                return Err(ParseError::new(
+                    StatusCode::EXPECTATION_FAILED,
+                    "unsupported expectation",
+                ));
             }
         }
     }
@@ -291,14 +304,19 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "too many header fields",
         ),
-        E::HeaderName => ParseError::bad("invalid header name (or whitespace before ':', or obs-fold)"),
+        E::HeaderName => {
+            ParseError::bad("invalid header name (or whitespace before ':', or obs-fold)")
+        }
         E::HeaderValue => ParseError::bad("invalid byte in header value"),
         E::Token => ParseError::bad("invalid method token"),
         E::Version => {
             if buf.len() > limits.max_head_bytes {
                 too_large(buf, limits)
             } else if names_a_version(buf) {
-                ParseError::new(StatusCode::HTTP_VERSION_NOT_SUPPORTED, "unsupported HTTP version")
+                ParseError::new(
+                    StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                    "unsupported HTTP version",
+                )
             } else {
                 ParseError::bad("malformed request line")
             }
@@ -312,7 +330,9 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
 /// not one we speak (`505`), rather than being malformed (`400`).
 fn names_a_version(buf: &[u8]) -> bool {
     let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-    let line = buf[..line_end].strip_suffix(b"\r").unwrap_or(&buf[..line_end]);
+    let line = buf[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&buf[..line_end]);
     let mut parts = line.split(|&b| b == b' ');
     let (Some(_), Some(_), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -327,7 +347,10 @@ fn names_a_version(buf: &[u8]) -> bool {
 fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
     let line_end = buf.iter().position(|&b| b == b'\n');
     if line_end.is_none() && buf.len() > limits.max_target_bytes + 32 {
-        return Err(ParseError::new(StatusCode::URI_TOO_LONG, "request target too long"));
+        return Err(ParseError::new(
+            StatusCode::URI_TOO_LONG,
+            "request target too long",
+        ));
     }
     if buf.len() > limits.max_head_bytes {
         return Err(too_large(buf, limits));
@@ -340,6 +363,9 @@ fn too_large(buf: &[u8], limits: &HeadLimits) -> ParseError {
     if line_len > limits.max_target_bytes {
         ParseError::new(StatusCode::URI_TOO_LONG, "request target too long")
     } else {
-        ParseError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+        ParseError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request head too large",
+        )
     }
 }

@@ -313,7 +313,9 @@ impl Header for Allow {
 
     fn parse<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Result<Self, InvalidHeader> {
         ListItems::new(values)
-            .map(|m| Method::from_bytes(m).ok_or_else(|| InvalidHeader::new(Self::NAME, "not a method")))
+            .map(|m| {
+                Method::from_bytes(m).ok_or_else(|| InvalidHeader::new(Self::NAME, "not a method"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Allow)
     }
@@ -343,7 +345,10 @@ impl Header for Expect {
         if single(Self::NAME, values)?.eq_ignore_ascii_case("100-continue") {
             Ok(Expect::Continue)
         } else {
-            Err(InvalidHeader::new(Self::NAME, "only 100-continue is supported"))
+            Err(InvalidHeader::new(
+                Self::NAME,
+                "only 100-continue is supported",
+            ))
         }
     }
 
@@ -659,7 +664,10 @@ impl Header for Cookie {
                 let (name, value) = pair
                     .split_once('=')
                     .ok_or_else(|| InvalidHeader::new(Self::NAME, "pair without '='"))?;
-                pairs.push((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()));
+                pairs.push((
+                    name.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                ));
             }
         }
         Ok(Cookie(pairs))
@@ -692,8 +700,19 @@ mod tests {
     #[test]
     fn content_length_is_strict() {
         let ok = headers(&[("content-length", "42"), ("Content-Length", "42")]);
-        assert_eq!(ok.typed::<ContentLength>().unwrap(), Some(ContentLength(42)));
-        for bad in ["+42", "-1", "4 2", "42, 43", "0x10", "", "99999999999999999999"] {
+        assert_eq!(
+            ok.typed::<ContentLength>().unwrap(),
+            Some(ContentLength(42))
+        );
+        for bad in [
+            "+42",
+            "-1",
+            "4 2",
+            "42, 43",
+            "0x10",
+            "",
+            "99999999999999999999",
+        ] {
             let h = headers(&[("content-length", bad)]);
             assert!(h.typed::<ContentLength>().is_err(), "{bad:?}");
         }
@@ -704,7 +723,10 @@ mod tests {
 
     #[test]
     fn list_headers_span_lines() {
-        let h = headers(&[("transfer-encoding", "gzip"), ("transfer-encoding", "Chunked")]);
+        let h = headers(&[
+            ("transfer-encoding", "gzip"),
+            ("transfer-encoding", "Chunked"),
+        ]);
         let te = h.typed::<TransferEncoding>().unwrap().unwrap();
         assert_eq!(te.0, ["gzip", "chunked"]);
         assert!(te.is_chunked());
@@ -731,7 +753,9 @@ mod tests {
         assert_eq!(host("[::1]:80").unwrap().unwrap().port, Some(80));
         assert!(host("a b").is_err());
         assert!(host("a:99999").is_err());
-        assert!(headers(&[("host", "a"), ("host", "b")]).typed::<Host>().is_err());
+        assert!(headers(&[("host", "a"), ("host", "b")])
+            .typed::<Host>()
+            .is_err());
     }
 
     #[test]
@@ -749,12 +773,12 @@ mod tests {
         }]));
         assert_eq!(h.get("etag"), Some("W/\"x1\""));
         assert_eq!(h.get("accept"), Some("text/html;q=0.500"));
+        assert_eq!(h.typed::<Accept>().unwrap().unwrap().0[0].quality, 500);
         assert_eq!(
-            h.typed::<Accept>().unwrap().unwrap().0[0].quality,
-            500
-        );
-        assert_eq!(
-            h.typed::<CacheControl>().unwrap().unwrap().directive("max-age"),
+            h.typed::<CacheControl>()
+                .unwrap()
+                .unwrap()
+                .directive("max-age"),
             Some("60")
         );
         assert_eq!(h.typed::<Expect>().unwrap(), Some(Expect::Continue));

@@ -115,11 +115,7 @@ impl Headers {
     ///
     /// Fails if the name is not a token or the value holds CR, LF or NUL, so
     /// a caller can never split a response head.
-    pub fn append(
-        &mut self,
-        name: &str,
-        value: impl AsRef<[u8]>,
-    ) -> Result<(), InvalidHeader> {
+    pub fn append(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), InvalidHeader> {
         let value = value.as_ref();
         validate_name(name)?;
         validate_value(name, value)?;

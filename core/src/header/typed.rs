@@ -111,7 +111,10 @@ pub struct ListItems<'a, I> {
 impl<'a, I: Iterator<Item = &'a [u8]>> ListItems<'a, I> {
     /// Items of every line from `lines`.
     pub fn new(lines: I) -> ListItems<'a, I> {
-        ListItems { lines, current: &[] }
+        ListItems {
+            lines,
+            current: &[],
+        }
     }
 }
 

@@ -51,7 +51,8 @@ impl Timers {
 
     /// Drops entries `keep` rejects (stale ones), when the heap has grown.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(Instant, usize, u64) -> bool) {
-        self.heap.retain(|Reverse((at, slot, id))| keep(*at, *slot, *id));
+        self.heap
+            .retain(|Reverse((at, slot, id))| keep(*at, *slot, *id));
     }
 }
 

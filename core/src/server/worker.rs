@@ -262,7 +262,14 @@ impl<F: HandlerFactory<TcpStream>> Worker<F> {
             current: AtomicU64::new(0),
             shared: self.shared.clone(),
         });
-        let mut conn = Conn::new(stream, self.next_conn_id, slot, Some(addr), shared, self.cx.now);
+        let mut conn = Conn::new(
+            stream,
+            self.next_conn_id,
+            slot,
+            Some(addr),
+            shared,
+            self.cx.now,
+        );
         conn.deadline = Some(self.cx.now + self.cx.config.head_timeout);
         self.timers
             .schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);

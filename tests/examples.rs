@@ -1,0 +1,176 @@
+//! The examples, started as programs and driven from outside with real
+//! clients: curl and Python's http.client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running example; killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example_path(name: &str) -> PathBuf {
+    // cargo test builds the examples next to the test binaries' parent.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name)
+}
+
+fn start(name: &str) -> Example {
+    let mut child = Command::new(example_path(name))
+        .env("PORT", "0")
+        .env("WORKERS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start example {name}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    Example { child, addr }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl runs")
+}
+
+#[test]
+fn hello_answers_curl_with_keep_alive() {
+    assert!(have("curl"), "curl is needed: run the README's test command");
+    let server = start("hello");
+    let url = format!("http://{}/", server.addr);
+    // Three URLs on one curl: the connection is reused.
+    let out = curl(&["-v", &url, &url, &url]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!".repeat(3));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(log.matches("Connected to").count(), 1, "{log}");
+    assert!(log.contains("Re-using existing connection") || log.contains("Reusing existing"), "{log}");
+    let head = curl(&["-I", &url]);
+    let head = String::from_utf8_lossy(&head.stdout);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("content-length: 13"));
+    assert!(head.contains("server: turnstile"));
+}
+
+#[test]
+fn hello_and_echo_with_python_http_client() {
+    assert!(have("python3"), "python3 is needed");
+    let hello = start("hello");
+    let echo = start("echo");
+    let script = format!(
+        r#"
+import http.client
+c = http.client.HTTPConnection("127.0.0.1", {hello_port}, timeout=10)
+for _ in range(5):
+    c.request("GET", "/anything")
+    r = c.getresponse()
+    assert r.status == 200 and r.read() == b"Hello, World!", r.status
+c.request("HEAD", "/")
+r = c.getresponse()
+assert r.getheader("Content-Length") == "13" and r.read() == b""
+e = http.client.HTTPConnection("127.0.0.1", {echo_port}, timeout=10)
+body = bytes(range(256)) * 4096
+e.request("POST", "/echo", body=body)
+r = e.getresponse()
+assert r.status == 200 and r.read() == body
+def chunks():
+    for i in range(100):
+        yield bytes([i]) * 1000
+e.request("POST", "/echo", body=chunks(), encode_chunked=True)
+r = e.getresponse()
+assert r.getheader("Transfer-Encoding") == "chunked"
+assert r.read() == b"".join(chunks())
+e.request("GET", "/delay/50")
+r = e.getresponse()
+assert r.status == 200 and r.read() == b"waited 50 ms\n"
+print("ok")
+"#,
+        hello_port = hello.addr.port(),
+        echo_port = echo.addr.port()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+#[test]
+fn echo_streams_large_bodies_back_through_curl() {
+    assert!(have("curl"), "curl is needed: run the README's test command");
+    let server = start("echo");
+    let dir = std::env::temp_dir().join(format!("turnstile-echo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.bin");
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::File::create(&input).unwrap().write_all(&data).unwrap();
+    let url = format!("http://{}/echo", server.addr);
+    let at_input = format!("@{}", input.display());
+    for extra in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
+        let mut args = vec!["--data-binary", &at_input, &url];
+        args.extend_from_slice(extra);
+        let out = curl(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout == data, "echoed body differs ({extra:?})");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn echo_delay_timeout_and_not_found() {
+    assert!(have("curl"), "curl is needed: run the README's test command");
+    let server = start("echo");
+    let base = format!("http://{}", server.addr);
+    let started = Instant::now();
+    let out = curl(&[&format!("{base}/delay/200")]);
+    let took = started.elapsed();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "waited 200 ms\n");
+    assert!(took >= Duration::from_millis(190), "{took:?}");
+
+    let out = curl(&["-w", "%{http_code}", &format!("{base}/timeout/100")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "timed out after 100 ms\n408");
+
+    let out = curl(&["-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/nope")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+    let out = curl(&["-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/delay/abc")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
+}
