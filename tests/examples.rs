@@ -66,16 +66,25 @@ fn curl(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn hello_answers_curl_with_keep_alive() {
-    assert!(have("curl"), "curl is needed: run the README's test command");
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
     let server = start("hello");
     let url = format!("http://{}/", server.addr);
     // Three URLs on one curl: the connection is reused.
     let out = curl(&["-v", &url, &url, &url]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!".repeat(3));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello, World!".repeat(3)
+    );
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(log.matches("Connected to").count(), 1, "{log}");
-    assert!(log.contains("Re-using existing connection") || log.contains("Reusing existing"), "{log}");
+    assert!(
+        log.contains("Re-using existing connection") || log.contains("Reusing existing"),
+        "{log}"
+    );
     let head = curl(&["-I", &url]);
     let head = String::from_utf8_lossy(&head.stdout);
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
@@ -134,7 +143,10 @@ print("ok")
 
 #[test]
 fn echo_streams_large_bodies_back_through_curl() {
-    assert!(have("curl"), "curl is needed: run the README's test command");
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
     let server = start("echo");
     let dir = std::env::temp_dir().join(format!("turnstile-echo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -142,14 +154,21 @@ fn echo_streams_large_bodies_back_through_curl() {
     let data: Vec<u8> = (0..8 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    std::fs::File::create(&input).unwrap().write_all(&data).unwrap();
+    std::fs::File::create(&input)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
     let url = format!("http://{}/echo", server.addr);
     let at_input = format!("@{}", input.display());
     for extra in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
         let mut args = vec!["--data-binary", &at_input, &url];
         args.extend_from_slice(extra);
         let out = curl(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout == data, "echoed body differs ({extra:?})");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -157,7 +176,10 @@ fn echo_streams_large_bodies_back_through_curl() {
 
 #[test]
 fn echo_delay_timeout_and_not_found() {
-    assert!(have("curl"), "curl is needed: run the README's test command");
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
     let server = start("echo");
     let base = format!("http://{}", server.addr);
     let started = Instant::now();
@@ -167,10 +189,25 @@ fn echo_delay_timeout_and_not_found() {
     assert!(took >= Duration::from_millis(190), "{took:?}");
 
     let out = curl(&["-w", "%{http_code}", &format!("{base}/timeout/100")]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "timed out after 100 ms\n408");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "timed out after 100 ms\n408"
+    );
 
-    let out = curl(&["-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/nope")]);
+    let out = curl(&[
+        "-w",
+        "%{http_code}",
+        "-o",
+        "/dev/null",
+        &format!("{base}/nope"),
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
-    let out = curl(&["-w", "%{http_code}", "-o", "/dev/null", &format!("{base}/delay/abc")]);
+    let out = curl(&[
+        "-w",
+        "%{http_code}",
+        "-o",
+        "/dev/null",
+        &format!("{base}/delay/abc"),
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
 }
