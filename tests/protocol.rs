@@ -382,3 +382,15 @@ fn bad_chunk_framing_mid_body_gets_400_and_close() {
         "the smuggled request is never answered: {out}"
     );
 }
+
+#[test]
+fn remove_closes_at_once_without_an_answer() {
+    let (server, _) = support::start(|s| s);
+    let started = Instant::now();
+    let out = support::send_and_read_all(
+        server.local_addr(),
+        b"GET /remove HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(out.is_empty(), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

@@ -96,6 +96,8 @@ enum State<H> {
     Exchange(Exchange<H>),
     /// Flushing what is written, then closing gracefully.
     Closing { write_shut: bool },
+    /// Aborted: close now, without flushing or lingering.
+    Dead,
 }
 
 struct Exchange<H> {
@@ -220,7 +222,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 self.since = cx.now;
                 self.drive(cx, factory)
             }
-            State::Closing { .. } => Flow::Close,
+            State::Closing { .. } | State::Dead => Flow::Close,
         }
     }
 
@@ -238,7 +240,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             ex.handler.on_done(Outcome::Aborted);
             self.shared.current.store(0, Ordering::Release);
         }
-        self.state = State::Closing { write_shut: true };
+        self.state = State::Dead;
     }
 
     /// Runs the state machine until it has to wait.
@@ -281,22 +283,13 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                     self.step_exchange(cx)?
                 }
                 State::Closing { .. } => return self.step_closing(cx),
+                State::Dead => return Ok(Flow::Close),
             };
             if !progressed {
                 break;
             }
         }
         self.flush()?;
-        // A flush may have failed the connection or freed room for a writer.
-        if let State::Exchange(ex) = &self.state {
-            if self.writable
-                && self.write_buf.len() < cx.config.write_high_water
-                && matches!(ex.next.interest, Interest::Write | Interest::ReadWrite)
-                && ex.encoder.is_some()
-            {
-                return Ok(Flow::Again);
-            }
-        }
         Ok(Flow::Keep)
     }
 
@@ -642,8 +635,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             if ex.handler.on_response(&mut self.response).interest == Interest::Remove {
                 ex.handler.on_done(Outcome::Aborted);
                 self.shared.current.store(0, Ordering::Release);
-                self.since = cx.now;
-                self.state = State::Closing { write_shut: true };
+                self.state = State::Dead;
                 return;
             }
             let outcome = encode::write_head(
@@ -737,6 +729,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             }
             State::Closing { write_shut: false } => Some(self.since + config.body_timeout),
             State::Closing { write_shut: true } => Some(self.since + config.linger_timeout),
+            State::Dead => None,
         }
     }
 
