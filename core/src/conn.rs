@@ -412,9 +412,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             };
         }
         // A head can only complete at a line end: skip re-parsing otherwise,
-        // so a peer dripping bytes costs no more than it sends.
+        // so a peer dripping bytes costs no more than it sends. The first
+        // bytes are always parsed, so garbage (a TLS hello) is refused at once.
         let new = &self.read_buf.bytes()[before.min(self.read_buf.len())..];
-        Ok(self.peer_eof || new.contains(&b'\n') || self.read_buf.len() > limit - 1)
+        Ok(was_empty || self.peer_eof || new.contains(&b'\n') || self.read_buf.len() > limit - 1)
     }
 
     /// Writes an error response and closes after it.
