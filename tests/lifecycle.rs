@@ -121,3 +121,22 @@ fn max_connections_backpressures_accept() {
     assert_eq!(res.text(), "Hello, World!");
     drop(b);
 }
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_worker_lives() {
+    let (server, _) = support::start(|s| s.workers(1));
+    let addr = server.local_addr();
+    for _ in 0..3 {
+        let res = exchange(addr, b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(res.status, 500);
+        // A panic after the head was written can only close the connection.
+        let mut late = connect(addr).unwrap();
+        late.write_all(b"GET /panic-late HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = late.read_to_end(&mut out);
+        assert!(!String::from_utf8_lossy(&out).contains("never finished"));
+    }
+    let res = exchange(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(res.text(), "Hello, World!");
+}

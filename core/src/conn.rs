@@ -18,6 +18,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,6 +117,18 @@ struct Exchange<H> {
     keep_alive: bool,
     /// Set once the head is serialized.
     encoder: Option<BodyEncoder>,
+}
+
+/// Runs one handler callback; a panic becomes [`Next::panicked`], so one
+/// broken request never takes the worker and its other connections down.
+fn guard(callback: impl FnOnce() -> Next) -> Next {
+    match catch_unwind(AssertUnwindSafe(callback)) {
+        Ok(next) => next,
+        Err(_) => {
+            log::error!("a handler panicked; its request is answered 500 or closed");
+            Next::panicked()
+        }
+    }
 }
 
 impl<T: Transport, H: Handler<T>> Conn<T, H> {
@@ -218,7 +231,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
             }
             State::Exchange(ex) => {
-                ex.next = ex.handler.on_error(Error::Timeout);
+                ex.next = guard(|| ex.handler.on_error(Error::Timeout));
                 self.since = cx.now;
                 self.drive(cx, factory)
             }
@@ -229,7 +242,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// The peer reset or hung up: abort whatever runs.
     pub(crate) fn on_hangup(&mut self) {
         if let State::Exchange(ex) = &mut self.state {
-            let _ = ex.handler.on_error(Error::Closed);
+            let _ = guard(|| ex.handler.on_error(Error::Closed));
         }
         self.abort();
     }
@@ -237,7 +250,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// Drops the handler, if any, telling it the exchange was abandoned.
     pub(crate) fn abort(&mut self) {
         if let State::Exchange(ex) = &mut self.state {
-            ex.handler.on_done(Outcome::Aborted);
+            guard(|| {
+                ex.handler.on_done(Outcome::Aborted);
+                Next::end()
+            });
             self.shared.current.store(0, Ordering::Release);
         }
         self.state = State::Dead;
@@ -253,7 +269,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             Err(e) => {
                 log::debug!("connection {:?} failed: {e}", self.remote_addr);
                 if let State::Exchange(ex) = &mut self.state {
-                    let _ = ex.handler.on_error(Error::Io(e));
+                    let _ = guard(|| ex.handler.on_error(Error::Io(e)));
                 }
                 self.abort();
                 Flow::Close
@@ -440,14 +456,23 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         self.served += 1;
         self.since = cx.now;
         let control = Control::new(self.shared.clone(), self.slot, id);
-        let mut handler = factory.create(control);
+        let Ok(mut handler) = catch_unwind(AssertUnwindSafe(|| factory.create(control))) else {
+            log::error!("a handler factory panicked; answering 500");
+            self.shared.current.store(0, Ordering::Release);
+            self.fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+                cx,
+            );
+            return;
+        };
         let head_request = request.method() == Method::Head;
         let version = request.version();
         let body = match head.framing {
             BodyFraming::Length(n) => BodyDecoder::length(n),
             BodyFraming::Chunked => BodyDecoder::chunked(),
         };
-        let next = handler.on_request(request);
+        let next = guard(|| handler.on_request(request));
         self.state = State::Exchange(Exchange {
             handler,
             id,
@@ -474,7 +499,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         if let (Some(why), false) = (ex.body_error, ex.body_error_reported) {
             ex.body_error_reported = true;
             ex.keep_alive = false;
-            let next = ex.handler.on_error(Error::BadBody(why));
+            let next = guard(|| ex.handler.on_error(Error::BadBody(why)));
             if next.interest == Interest::Remove && ex.encoder.is_none() {
                 ex.handler.on_done(Outcome::Aborted);
                 self.shared.current.store(0, Ordering::Release);
@@ -490,6 +515,23 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             Interest::Wait => Ok(false),
             Interest::Remove => {
                 self.abort();
+                Ok(true)
+            }
+            Interest::Panicked => {
+                // Answer 500 if nothing went out yet; otherwise the response
+                // is torn and only a close tells the client.
+                let unanswered = ex.encoder.is_none();
+                self.shared.current.store(0, Ordering::Release);
+                if unanswered {
+                    self.state = State::Dead;
+                    self.fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        cx,
+                    );
+                } else {
+                    self.state = State::Dead;
+                }
                 Ok(true)
             }
             Interest::End => {
@@ -550,7 +592,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             used: false,
             reported_end: false,
         };
-        let next = ex.handler.on_request_readable(&mut decoder);
+        let next = guard(|| ex.handler.on_request_readable(&mut decoder));
         let used = decoder.used;
         ex.body_end_reported |= decoder.reported_end;
         ex.next = next;
@@ -565,7 +607,11 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         let Some(encoder) = &mut ex.encoder else {
             // First write: the head.
             self.response.reset();
-            let next = ex.handler.on_response(&mut self.response);
+            let next = guard(|| ex.handler.on_response(&mut self.response));
+            if next.interest == Interest::Panicked {
+                ex.next = next;
+                return Ok(true);
+            }
             if ex.expect_continue && !ex.body.is_done() {
                 // The client may still be holding its body back: the
                 // connection cannot be trusted with another request.
@@ -605,7 +651,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             high_water: cx.config.write_high_water,
             used: false,
         };
-        let next = ex.handler.on_response_writable(&mut encoder);
+        let next = guard(|| ex.handler.on_response_writable(&mut encoder));
         let used = encoder.used;
         ex.next = next;
         self.since = cx.now;
@@ -633,11 +679,27 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             // Ended before the head: the handler still sets status and
             // headers, and the response has no body.
             self.response.reset();
-            if ex.handler.on_response(&mut self.response).interest == Interest::Remove {
-                ex.handler.on_done(Outcome::Aborted);
-                self.shared.current.store(0, Ordering::Release);
-                self.state = State::Dead;
-                return;
+            match guard(|| ex.handler.on_response(&mut self.response)).interest {
+                Interest::Remove => {
+                    guard(|| {
+                        ex.handler.on_done(Outcome::Aborted);
+                        Next::end()
+                    });
+                    self.shared.current.store(0, Ordering::Release);
+                    self.state = State::Dead;
+                    return;
+                }
+                Interest::Panicked => {
+                    self.shared.current.store(0, Ordering::Release);
+                    self.response.reset();
+                    self.fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        cx,
+                    );
+                    return;
+                }
+                _ => {}
             }
             let outcome = encode::write_head(
                 self.write_buf.vec(),
@@ -663,7 +725,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 keep_alive = false;
             }
         }
-        ex.handler.on_done(Outcome::Completed);
+        guard(|| {
+            ex.handler.on_done(Outcome::Completed);
+            Next::end()
+        });
         self.shared.current.store(0, Ordering::Release);
         self.trailers.clear();
         if ex.body_error.is_some() {

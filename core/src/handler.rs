@@ -167,6 +167,8 @@ pub(crate) enum Interest {
     Wait,
     End,
     Remove,
+    /// The handler panicked (engine-internal; never returned by a handler).
+    Panicked,
 }
 
 impl Next {
@@ -209,6 +211,11 @@ impl Next {
         Next::new(Interest::Remove)
     }
 
+    /// What the engine records when a handler callback panicked.
+    pub(crate) const fn panicked() -> Next {
+        Next::new(Interest::Panicked)
+    }
+
     /// Gives up waiting after `duration`: the handler then gets
     /// `on_error(Error::Timeout)`. Without it, reads and writes use the
     /// server's body timeout and `wait()` waits for ever.
@@ -232,6 +239,7 @@ impl fmt::Debug for Next {
             Interest::Wait => "Next::wait()",
             Interest::End => "Next::end()",
             Interest::Remove => "Next::remove()",
+            Interest::Panicked => "(handler panicked)",
         };
         f.write_str(name)?;
         if let Some(t) = self.timeout {

@@ -72,6 +72,11 @@ impl Handler for Probe {
                 Next::wait().timeout(Duration::from_millis(100))
             }
             (_, "/remove") => Next::remove(),
+            (_, "/panic") => panic!("a handler bug, on purpose"),
+            (_, "/panic-late") => {
+                self.route = "panic-late";
+                self.text(StatusCode::OK, "never finished")
+            }
             (_, "/path") => {
                 let text = format!(
                     "{} {} {:?} {:?}",
@@ -122,6 +127,9 @@ impl Handler for Probe {
     }
 
     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+        if self.route == "panic-late" {
+            panic!("a handler bug after the head, on purpose");
+        }
         if self.route == "chunked" {
             while let Some(chunk) = self.chunks.first_mut() {
                 match encoder.write(chunk) {
