@@ -1,0 +1,289 @@
+//! The route table: patterns compiled once into a segment tree, looked up
+//! without scanning every route.
+//!
+//! ```
+//! use turnstile::router::Router;
+//!
+//! let mut router = Router::new();
+//! router.insert("/users/:id", "user").unwrap();
+//! router.insert("/users/{id:[0-9]+}/posts", "posts").unwrap();
+//! router.insert("/files/*path", "file").unwrap();
+//!
+//! let m = router.at("/users/42").unwrap();
+//! assert_eq!(*m.value(), "user");
+//! assert_eq!(m.param("id").as_deref(), Some("42"));
+//! assert_eq!(router.at("/files/a/b%20c").unwrap().param("path").as_deref(), Some("a/b c"));
+//! assert!(router.at("/users/x/posts").is_none());
+//! ```
+//!
+//! ## Rules
+//!
+//! - Static segments win over parameters, constrained parameters
+//!   (`{id:[0-9]+}`) over free ones (`:id`), and a catch-all (`*rest`) comes
+//!   last; a lookup backtracks when a more specific branch dead-ends.
+//! - Segments are percent-decoded before matching, and parameter values are
+//!   given decoded; an encoded slash (`%2F`) stays inside its segment.
+//! - A trailing slash is significant: `/users/` and `/users` are different
+//!   routes, and each matches only its own spelling.
+//! - Regex constraints are anchored: `{id:[0-9]+}` matches a whole segment.
+//! - Two patterns conflict when they would name the same position
+//!   differently (`/users/:id` and `/users/:name`), or when the same pattern
+//!   is inserted twice; [`Router::insert`] says which.
+
+mod pattern;
+mod tree;
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use pattern::{PatternError, MAX_PARAMS};
+pub(crate) use tree::Captures;
+use tree::{Leaf, Node};
+
+/// A table from path patterns to values of type `T`.
+pub struct Router<T> {
+    root: Node<T>,
+    len: usize,
+}
+
+impl<T> Default for Router<T> {
+    fn default() -> Router<T> {
+        Router {
+            root: Node::default(),
+            len: 0,
+        }
+    }
+}
+
+/// A route the table refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteError {
+    /// The pattern being added.
+    pub pattern: String,
+    /// The pattern already in the table it clashes with, if any.
+    pub conflicts_with: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.conflicts_with {
+            Some(other) => write!(
+                f,
+                "route {:?} conflicts with {:?}: {}",
+                self.pattern, other, self.reason
+            ),
+            None => write!(f, "invalid route {:?}: {}", self.pattern, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+impl From<PatternError> for RouteError {
+    fn from(e: PatternError) -> RouteError {
+        RouteError {
+            pattern: e.pattern,
+            conflicts_with: None,
+            reason: e.reason,
+        }
+    }
+}
+
+impl<T> Router<T> {
+    /// An empty table.
+    pub fn new() -> Router<T> {
+        Router::default()
+    }
+
+    /// Number of patterns.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no patterns.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `pattern`; refuses invalid patterns, conflicts and duplicates.
+    pub fn insert(&mut self, pattern: &str, value: T) -> Result<(), RouteError> {
+        let slot = self.slot(pattern)?;
+        if slot.is_some() {
+            return Err(RouteError {
+                pattern: pattern.to_owned(),
+                conflicts_with: Some(pattern.to_owned()),
+                reason: "the same pattern is already in the table".into(),
+            });
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// The value slot of `pattern`, created empty if new (for tables that
+    /// merge values, such as methods of one path).
+    pub(crate) fn slot(&mut self, pattern: &str) -> Result<&mut Option<T>, RouteError> {
+        let segments = pattern::parse(pattern)?;
+        let leaf = self
+            .root
+            .leaf_for(pattern, segments)
+            .map_err(|c| RouteError {
+                pattern: pattern.to_owned(),
+                conflicts_with: Some(c.existing),
+                reason: c.reason,
+            })?;
+        if leaf.value.is_none() {
+            self.len += 1;
+        }
+        Ok(&mut leaf.value)
+    }
+
+    /// Looks up `path` (the path of a request, still percent-encoded).
+    pub fn at<'r, 'p>(&'r self, path: &'p str) -> Option<Match<'r, 'p, T>> {
+        let mut captures = Captures::default();
+        let leaf = self.root.find(path, &mut captures)?;
+        Some(Match {
+            leaf,
+            path,
+            captures,
+        })
+    }
+}
+
+/// A successful lookup: the value and the parameters.
+pub struct Match<'r, 'p, T> {
+    leaf: &'r Leaf<T>,
+    path: &'p str,
+    captures: Captures,
+}
+
+impl<'r, 'p, T> Match<'r, 'p, T> {
+    /// The value of the matched pattern.
+    pub fn value(&self) -> &'r T {
+        // A leaf is only found when it holds a value.
+        self.leaf.value.as_ref().expect("matched leaf holds a value")
+    }
+
+    /// The pattern that matched, as written.
+    pub fn pattern(&self) -> &'r str {
+        &self.leaf.pattern
+    }
+
+    /// A parameter's value, percent-decoded (borrowed when nothing needed
+    /// decoding). `None` for an unknown name or a value that does not
+    /// decode to UTF-8.
+    pub fn param(&self, name: &str) -> Option<Cow<'p, str>> {
+        self.params().find(|(n, _)| *n == name).and_then(|(_, v)| v)
+    }
+
+    /// Every parameter as `(name, decoded value)`, in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = (&'r str, Option<Cow<'p, str>>)> + '_ {
+        let path = self.path;
+        self.leaf
+            .names
+            .iter()
+            .zip(self.captures.iter())
+            .map(move |(name, (start, end))| {
+                let raw = &path[start..end];
+                let value = percent_encoding::percent_decode_str(raw).decode_utf8().ok();
+                (&**name, value)
+            })
+    }
+
+    pub(crate) fn captures(&self) -> Captures {
+        self.captures
+    }
+
+    pub(crate) fn names(&self) -> &'r [std::sync::Arc<str>] {
+        &self.leaf.names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(patterns: &[&'static str]) -> Router<&'static str> {
+        let mut r = Router::new();
+        for p in patterns {
+            r.insert(p, *p).unwrap();
+        }
+        r
+    }
+
+    /// (path, expected pattern, expected params)
+    type Case = (&'static str, Option<&'static str>, &'static [(&'static str, &'static str)]);
+
+    #[test]
+    fn lookups_follow_the_rules() {
+        let r = table(&[
+            "/",
+            "/users",
+            "/users/",
+            "/users/new",
+            "/users/:id",
+            "/users/{id:[0-9]+}/posts",
+            "/users/:id/settings",
+            "/users/new/settings/x",
+            "/files/*path",
+            "/{lang:en|fr}/about",
+            "/:page/about",
+        ]);
+        let cases: &[Case] = &[
+            ("/", Some("/"), &[]),
+            ("/users", Some("/users"), &[]),
+            ("/users/", Some("/users/"), &[]),
+            ("/users/new", Some("/users/new"), &[]),
+            ("/users/42", Some("/users/:id"), &[("id", "42")]),
+            ("/users/42/posts", Some("/users/{id:[0-9]+}/posts"), &[("id", "42")]),
+            ("/users/abc/posts", None, &[]),
+            // A static branch that dead-ends backtracks to the parameter.
+            ("/users/new/settings", Some("/users/:id/settings"), &[("id", "new")]),
+            ("/users/new/settings/x", Some("/users/new/settings/x"), &[]),
+            ("/files/a/b/c.txt", Some("/files/*path"), &[("path", "a/b/c.txt")]),
+            ("/files/", Some("/files/*path"), &[("path", "")]),
+            ("/en/about", Some("/{lang:en|fr}/about"), &[("lang", "en")]),
+            ("/de/about", Some("/:page/about"), &[("page", "de")]),
+            ("/users/a%20b", Some("/users/:id"), &[("id", "a b")]),
+            ("/users/a%2Fb", Some("/users/:id"), &[("id", "a/b")]),
+            ("/us%65rs", Some("/users"), &[]),
+            ("/users/%FF", None, &[]),
+            ("/nope", None, &[]),
+            ("", None, &[]),
+            ("//", None, &[]),
+        ];
+        for (path, pattern, params) in cases {
+            let found = r.at(path);
+            assert_eq!(found.as_ref().map(|m| *m.value()), *pattern, "{path}");
+            if let Some(m) = found {
+                let got: Vec<(String, String)> = m
+                    .params()
+                    .map(|(n, v)| (n.to_owned(), v.unwrap().into_owned()))
+                    .collect();
+                let want: Vec<(String, String)> = params
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                assert_eq!(got, want, "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn conflicts_name_both_patterns() {
+        let mut r = table(&["/users/:id", "/files/*path", "/a/{x:[0-9]+}"]);
+        let e = r.insert("/users/:name/x", "").unwrap_err();
+        assert_eq!(e.conflicts_with.as_deref(), Some("/users/:id"));
+        assert!(e.to_string().contains("'name' where 'id'"), "{e}");
+        let e = r.insert("/files/*rest", "").unwrap_err();
+        assert_eq!(e.conflicts_with.as_deref(), Some("/files/*path"));
+        let e = r.insert("/a/{y:[0-9]+}", "").unwrap_err();
+        assert_eq!(e.conflicts_with.as_deref(), Some("/a/{x:[0-9]+}"));
+        let e = r.insert("/users/:id", "").unwrap_err();
+        assert!(e.reason.contains("already"));
+        // Different constraints at one position may coexist.
+        r.insert("/a/{y:[a-z]+}", "").unwrap();
+        assert!(r.insert("/bad/{", "").is_err());
+    }
+}
