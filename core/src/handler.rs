@@ -248,3 +248,26 @@ impl fmt::Debug for Next {
         Ok(())
     }
 }
+
+/// A boxed handler is a handler, so routes can hold handlers of different
+/// types behind one pointer.
+impl<T: Transport, H: Handler<T> + ?Sized> Handler<T> for Box<H> {
+    fn on_request(&mut self, request: Request) -> Next {
+        (**self).on_request(request)
+    }
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+        (**self).on_request_readable(decoder)
+    }
+    fn on_response(&mut self, response: &mut Response) -> Next {
+        (**self).on_response(response)
+    }
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+        (**self).on_response_writable(encoder)
+    }
+    fn on_error(&mut self, error: Error) -> Next {
+        (**self).on_error(error)
+    }
+    fn on_done(&mut self, outcome: Outcome) {
+        (**self).on_done(outcome)
+    }
+}

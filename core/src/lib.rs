@@ -47,6 +47,8 @@
 //! - [`h1`]: heads and bodies on the wire ([`Decoder`], [`Encoder`]).
 //! - [`header`]: [`Headers`](header::Headers), the [`Header`](header::Header)
 //!   trait and the common typed headers.
+//! - [`local`]: one connection in memory, without a socket, for test
+//!   clients and fuzzing.
 //! - [`Request`], [`Response`], [`Method`], [`StatusCode`], [`Version`],
 //!   [`RequestTarget`]: the vocabulary of a message.
 
@@ -59,6 +61,7 @@ mod error;
 pub mod h1;
 pub mod handler;
 pub mod header;
+pub mod local;
 mod method;
 mod request;
 mod response;

@@ -1,0 +1,270 @@
+//! Serving one connection in memory, without a socket: the same connection
+//! state machine, timers and `Control` wake-ups as a server, fed with bytes
+//! by the caller. For test clients and fuzzing.
+//!
+//! ```
+//! use turnstile_core::local::{LocalConnection, MemoryTransport};
+//! use turnstile_core::{Control, Handler, Next, Request, Response};
+//!
+//! struct NoContent;
+//! impl<T: turnstile_core::Transport> Handler<T> for NoContent {
+//!     fn on_request(&mut self, _: Request) -> Next { Next::write() }
+//!     fn on_response(&mut self, res: &mut Response) -> Next {
+//!         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
+//!         Next::end()
+//!     }
+//! }
+//!
+//! let mut conn = LocalConnection::new(|_: Control| NoContent).unwrap();
+//! conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+//! let done = conn.run_until(|out| out.ends_with(b"\r\n\r\n"), std::time::Duration::from_secs(5)).unwrap();
+//! assert!(done);
+//! assert!(conn.output().starts_with(b"HTTP/1.1 204 No Content\r\n"));
+//! ```
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token};
+
+use crate::conn::{Conn, Flow};
+use crate::control::{ConnShared, LoopShared, Wakeup};
+use crate::h1::date::DateCache;
+use crate::server::worker::Context;
+use crate::server::Config;
+use crate::{HandlerFactory, Transport};
+
+/// A byte pipe standing in for a socket: what the caller sends is read by
+/// the connection; what the connection writes collects in `output`.
+#[derive(Debug, Default)]
+pub struct MemoryTransport {
+    input: Vec<u8>,
+    read_pos: usize,
+    input_closed: bool,
+    output: Vec<u8>,
+}
+
+impl Read for MemoryTransport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = &self.input[self.read_pos..];
+        if available.is_empty() {
+            if self.input_closed {
+                return Ok(0);
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.read_pos += n;
+        if self.read_pos == self.input.len() {
+            self.input.clear();
+            self.read_pos = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for MemoryTransport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl mio::event::Source for MemoryTransport {
+    fn register(&mut self, _: &mio::Registry, _: Token, _: mio::Interest) -> io::Result<()> {
+        Ok(())
+    }
+    fn reregister(&mut self, _: &mio::Registry, _: Token, _: mio::Interest) -> io::Result<()> {
+        Ok(())
+    }
+    fn deregister(&mut self, _: &mio::Registry) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn shutdown_write(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+}
+
+const WAKER: Token = Token(0);
+
+/// One in-memory connection and the loop pieces it needs.
+pub struct LocalConnection<F: HandlerFactory<MemoryTransport>> {
+    conn: Option<Conn<MemoryTransport, F::Handler>>,
+    output: Vec<u8>,
+    factory: F,
+    cx: Context,
+    poll: Poll,
+    events: Events,
+    shared: Arc<LoopShared>,
+    wakeups: Vec<Wakeup>,
+}
+
+impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
+    /// A connection with the server's default limits and timeouts.
+    pub fn new(factory: F) -> io::Result<LocalConnection<F>> {
+        let poll = Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(LoopShared::new(waker));
+        let now = Instant::now();
+        let conn_shared = Arc::new(ConnShared {
+            current: AtomicU64::new(0),
+            shared: shared.clone(),
+        });
+        Ok(LocalConnection {
+            conn: Some(Conn::new(
+                MemoryTransport::default(),
+                1,
+                0,
+                None,
+                conn_shared,
+                now,
+            )),
+            output: Vec::new(),
+            factory,
+            cx: Context {
+                config: Arc::new(Config::default()),
+                now,
+                date: DateCache::new(now),
+                read_pool: Vec::new(),
+                write_pool: Vec::new(),
+                next_exchange: 0,
+                shutting_down: false,
+            },
+            poll,
+            events: Events::with_capacity(8),
+            shared,
+            wakeups: Vec::new(),
+        })
+    }
+
+    /// Hands `bytes` to the connection and lets it work on them.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Some(conn) = &mut self.conn {
+            conn.transport_mut().input.extend_from_slice(bytes);
+        }
+        self.turn();
+    }
+
+    /// The peer closes its sending half.
+    pub fn close_input(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            conn.transport_mut().input_closed = true;
+        }
+        self.turn();
+    }
+
+    /// Everything the connection wrote so far.
+    pub fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Takes what the connection wrote so far.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// Whether the connection closed.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_none()
+    }
+
+    /// Runs the connection (its timers, and wake-ups from `Control`s on
+    /// other threads) until `done` says the output is complete, the
+    /// connection closes, or `limit` passes. Returns whether `done` held.
+    pub fn run_until(
+        &mut self,
+        mut done: impl FnMut(&[u8]) -> bool,
+        limit: Duration,
+    ) -> io::Result<bool> {
+        let give_up = Instant::now() + limit;
+        loop {
+            self.turn();
+            if done(&self.output) {
+                return Ok(true);
+            }
+            let Some(conn) = &self.conn else {
+                return Ok(false);
+            };
+            let now = Instant::now();
+            if now >= give_up {
+                return Ok(false);
+            }
+            let until = conn.deadline.map_or(give_up, |d| d.min(give_up));
+            let wait = until.saturating_duration_since(now) + Duration::from_micros(500);
+            match self.poll.poll(&mut self.events, Some(wait)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            self.cx.now = Instant::now();
+            self.cx.date.refresh(self.cx.now);
+            self.shared.drain_into(&mut self.wakeups);
+            let mut flow = Flow::Keep;
+            if let Some(conn) = &mut self.conn {
+                for wakeup in self.wakeups.drain(..) {
+                    if conn.exchange_id() == Some(wakeup.exchange) {
+                        conn.wake(wakeup.next, self.cx.now);
+                    }
+                }
+                if conn.deadline.is_some_and(|d| d <= self.cx.now) {
+                    flow = conn.on_timeout(&mut self.cx, &mut self.factory);
+                }
+            }
+            self.settle(flow);
+        }
+    }
+
+    /// Drives the connection until it waits.
+    fn turn(&mut self) {
+        for _ in 0..1024 {
+            let Some(conn) = &mut self.conn else {
+                return;
+            };
+            self.cx.now = Instant::now();
+            conn.on_event(true, true, false);
+            conn.prepare_write_buffer(&mut self.cx);
+            let flow = conn.drive(&mut self.cx, &mut self.factory);
+            let again = flow == Flow::Again;
+            self.settle(flow);
+            if !again {
+                return;
+            }
+        }
+    }
+
+    /// Collects output and drops a closed connection.
+    fn settle(&mut self, flow: Flow) {
+        if let Some(conn) = &mut self.conn {
+            self.output.append(&mut conn.transport_mut().output);
+            if flow == Flow::Close {
+                if let Some(mut conn) = self.conn.take() {
+                    conn.abort();
+                    self.output.append(&mut conn.transport_mut().output);
+                }
+            }
+        }
+    }
+}
+
+impl<F: HandlerFactory<MemoryTransport>> Drop for LocalConnection<F> {
+    fn drop(&mut self) {
+        self.shared.mark_stopped();
+        if let Some(mut conn) = self.conn.take() {
+            conn.abort();
+        }
+    }
+}
