@@ -83,3 +83,6 @@ pub use status::StatusCode;
 pub use target::{RequestTarget, TargetForm};
 pub use transport::Transport;
 pub use version::Version;
+
+/// The TCP stream type servers run on.
+pub use mio::net::TcpStream;

@@ -194,10 +194,18 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
     pub(crate) fn captures(&self) -> Captures {
         self.captures
     }
+}
 
-    pub(crate) fn names(&self) -> &'r [std::sync::Arc<str>] {
-        &self.leaf.names
-    }
+/// The parameter names of `pattern`, in order.
+pub(crate) fn param_names(pattern: &str) -> Result<Vec<std::sync::Arc<str>>, RouteError> {
+    Ok(pattern::parse(pattern)?
+        .into_iter()
+        .filter_map(|s| match s {
+            pattern::Segment::Param(p) => Some(p.name),
+            pattern::Segment::CatchAll(name) => Some(name),
+            pattern::Segment::Static(_) => None,
+        })
+        .collect())
 }
 
 #[cfg(test)]

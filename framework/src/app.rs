@@ -1,0 +1,547 @@
+//! [`App`]: routes, state and middleware, compiled once into the engine's
+//! handler factory.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use turnstile_core::local::MemoryTransport;
+use turnstile_core::{Control, Handler as CoreHandler, HandlerFactory, Method, Server, ServerHandle};
+
+use crate::defer::BlockingPool;
+use crate::engine::AppHandler;
+use crate::handler::{erase, Endpoint, HandlerFn};
+use crate::middleware::Middleware;
+use crate::router::{RouteError, Router};
+
+/// Default most bytes of a request body a handler may read.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A web application: routes to handlers, shared state, and middleware.
+///
+/// ```no_run
+/// use turnstile::{App, Json};
+/// use turnstile::extract::Path;
+///
+/// let app = App::new()
+///     .get("/", || "Hello, World!")
+///     .get("/users/:id", |Path(id): Path<u64>| Json(serde_json::json!({ "id": id })));
+/// let server = app.serve("127.0.0.1:3000")?;
+/// println!("listening on http://{}", server.local_addr());
+/// server.join();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// Routes are checked when the app is built ([`App::build`], [`App::serve`]):
+/// an invalid pattern, two patterns that clash, or the same method twice on
+/// one path is an error naming the routes, never a panic later.
+pub struct App {
+    routes: Vec<RouteDef>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    nested: Vec<(String, App)>,
+    body_limit: usize,
+    blocking_threads: usize,
+    blocking_queue: usize,
+}
+
+struct RouteDef {
+    methods: Vec<Method>,
+    pattern: String,
+    target: Target,
+    settings: RouteSettings,
+}
+
+#[derive(Clone)]
+pub(crate) enum Target {
+    Function(Arc<dyn Endpoint>),
+    Raw(Arc<dyn RawFactory>),
+}
+
+/// Per-route settings, given through [`App::route_with`].
+#[derive(Default, Clone)]
+pub struct RouteSettings {
+    body_limit: Option<usize>,
+    timeout: Option<Duration>,
+    middleware: Vec<Arc<dyn Middleware>>,
+}
+
+impl RouteSettings {
+    /// Most body bytes this route reads (default: the app's).
+    pub fn body_limit(mut self, bytes: usize) -> RouteSettings {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// How long the route may wait for a deferred answer or its body before
+    /// answering `503`.
+    pub fn timeout(mut self, timeout: Duration) -> RouteSettings {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Middleware for this route only, inside the app's.
+    pub fn wrap(mut self, middleware: impl Middleware) -> RouteSettings {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+}
+
+impl Default for App {
+    fn default() -> App {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with no routes.
+    pub fn new() -> App {
+        App {
+            routes: Vec::new(),
+            middleware: Vec::new(),
+            states: Vec::new(),
+            nested: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            blocking_threads: 16,
+            blocking_queue: 1024,
+        }
+    }
+
+    /// Shares `value` with every handler, as the extractor `State<T>`.
+    /// Mutable state goes behind a `Mutex` or atomics.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> App {
+        let id = TypeId::of::<T>();
+        self.states.retain(|(t, _)| *t != id);
+        self.states.push((id, Arc::new(value)));
+        self
+    }
+
+    /// Adds middleware around every route of this app (and of apps nested
+    /// in it), after the middleware added before.
+    pub fn wrap(mut self, middleware: impl Middleware) -> App {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Most body bytes a handler reads, unless its route says otherwise
+    /// (default 1 MiB); larger bodies get `413`.
+    pub fn body_limit(mut self, bytes: usize) -> App {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Threads of the blocking pool behind `Defer::spawn` (default 16), and
+    /// how many tasks may queue for them (default 1024) before `503`.
+    pub fn blocking_pool(mut self, threads: usize, queue: usize) -> App {
+        self.blocking_threads = threads;
+        self.blocking_queue = queue;
+        self
+    }
+
+    /// `GET` (and so `HEAD`) `pattern`.
+    pub fn get<H: HandlerFn<A>, A: 'static>(self, pattern: &str, handler: H) -> App {
+        self.route(&[Method::Get], pattern, handler)
+    }
+
+    /// `POST` `pattern`.
+    pub fn post<H: HandlerFn<A>, A: 'static>(self, pattern: &str, handler: H) -> App {
+        self.route(&[Method::Post], pattern, handler)
+    }
+
+    /// `PUT` `pattern`.
+    pub fn put<H: HandlerFn<A>, A: 'static>(self, pattern: &str, handler: H) -> App {
+        self.route(&[Method::Put], pattern, handler)
+    }
+
+    /// `PATCH` `pattern`.
+    pub fn patch<H: HandlerFn<A>, A: 'static>(self, pattern: &str, handler: H) -> App {
+        self.route(&[Method::Patch], pattern, handler)
+    }
+
+    /// `DELETE` `pattern`.
+    pub fn delete<H: HandlerFn<A>, A: 'static>(self, pattern: &str, handler: H) -> App {
+        self.route(&[Method::Delete], pattern, handler)
+    }
+
+    /// Any of `methods` on `pattern`.
+    pub fn route<H: HandlerFn<A>, A: 'static>(self, methods: &[Method], pattern: &str, handler: H) -> App {
+        self.route_with(methods, pattern, handler, RouteSettings::default())
+    }
+
+    /// A route with its own body limit, timeout or middleware.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use turnstile::{App, Method, RouteSettings};
+    ///
+    /// let app = App::new().route_with(
+    ///     &[Method::Post],
+    ///     "/upload",
+    ///     |body: Vec<u8>| body.len().to_string(),
+    ///     RouteSettings::default().body_limit(16 << 20).timeout(Duration::from_secs(60)),
+    /// );
+    /// # let _ = app;
+    /// ```
+    pub fn route_with<H: HandlerFn<A>, A: 'static>(
+        mut self,
+        methods: &[Method],
+        pattern: &str,
+        handler: H,
+        settings: RouteSettings,
+    ) -> App {
+        self.routes.push(RouteDef {
+            methods: methods.to_vec(),
+            pattern: pattern.to_owned(),
+            target: Target::Function(erase(handler)),
+            settings,
+        });
+        self
+    }
+
+    /// Serves `pattern` (every method) with a core handler factory, for full
+    /// control: streaming bodies in and out, long responses. The app's
+    /// `before` middleware runs on the head first.
+    ///
+    /// The handlers must work over any transport (`impl<T: Transport>
+    /// Handler<T>`), so the same route runs on a server and in the test
+    /// client.
+    pub fn raw<F>(mut self, pattern: &str, factory: F) -> App
+    where
+        F: HandlerFactory<turnstile_core::TcpStream>
+            + HandlerFactory<MemoryTransport>
+            + Send
+            + 'static,
+        <F as HandlerFactory<turnstile_core::TcpStream>>::Handler: 'static,
+        <F as HandlerFactory<MemoryTransport>>::Handler: 'static,
+    {
+        self.routes.push(RouteDef {
+            methods: Vec::new(),
+            pattern: pattern.to_owned(),
+            target: Target::Raw(Arc::new(RawRoute {
+                factory: Mutex::new(factory),
+            })),
+            settings: RouteSettings::default(),
+        });
+        self
+    }
+
+    /// Mounts `app` under `prefix`: its routes, state and middleware (which
+    /// wraps only its own routes, inside this app's).
+    pub fn nest(mut self, prefix: &str, app: App) -> App {
+        self.nested.push((prefix.trim_end_matches('/').to_owned(), app));
+        self
+    }
+
+    /// Compiles the route table and middleware chains.
+    pub fn build(self) -> Result<AppFactory, BuildError> {
+        let pool = Arc::new(BlockingPool::new(self.blocking_threads, self.blocking_queue));
+        let body_limit = self.body_limit;
+        let global: Arc<[Arc<dyn Middleware>]> = self.middleware.clone().into();
+        let mut flat = Vec::new();
+        let mut states = Vec::new();
+        self.flatten("", &[], &mut flat, &mut states);
+        let mut router: Router<MethodTable> = Router::new();
+        let mut errors = Vec::new();
+        for route in flat {
+            let names = match crate::router::param_names(&route.pattern) {
+                Ok(names) => names,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let slot = match router.slot(&route.pattern) {
+                Ok(slot) => slot,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let table = slot.get_or_insert_with(MethodTable::default);
+            let compiled = Arc::new(CompiledRoute {
+                target: route.target,
+                chain: route.chain.into(),
+                body_limit: route.body_limit.unwrap_or(body_limit),
+                timeout: route.timeout,
+                names: names.into(),
+            });
+            if let Err(e) = table.add(&route.pattern, &route.methods, compiled) {
+                errors.push(e);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BuildError { errors });
+        }
+        Ok(AppFactory {
+            shared: Arc::new(AppShared {
+                router,
+                states,
+                pool,
+                global,
+                body_limit,
+            }),
+        })
+    }
+
+    fn flatten(
+        self,
+        prefix: &str,
+        outer: &[Arc<dyn Middleware>],
+        out: &mut Vec<FlatRoute>,
+        states: &mut Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    ) {
+        let mut chain = outer.to_vec();
+        chain.extend(self.middleware.iter().cloned());
+        for (id, value) in self.states {
+            states.retain(|(t, _)| *t != id);
+            states.push((id, value));
+        }
+        for route in self.routes {
+            let pattern = join(prefix, &route.pattern);
+            let mut route_chain = chain.clone();
+            route_chain.extend(route.settings.middleware.iter().cloned());
+            let timeout = route_chain
+                .iter()
+                .filter_map(|m| m.timeout())
+                .chain(route.settings.timeout)
+                .min();
+            out.push(FlatRoute {
+                methods: route.methods,
+                pattern,
+                target: route.target,
+                chain: route_chain,
+                body_limit: route.settings.body_limit.or(Some(self.body_limit)),
+                timeout,
+            });
+        }
+        for (sub_prefix, app) in self.nested {
+            let prefix = format!("{prefix}{sub_prefix}");
+            app.flatten(&prefix, &chain, out, states);
+        }
+    }
+
+    /// Builds the app and serves it on `addr` with the server's defaults.
+    pub fn serve(self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        self.serve_on(Server::bind(addr)?)
+    }
+
+    /// Builds the app and serves it on a configured core [`Server`].
+    pub fn serve_on(self, server: Server) -> io::Result<ServerHandle> {
+        let factory = self
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        server.serve(factory)
+    }
+}
+
+fn join(prefix: &str, pattern: &str) -> String {
+    if prefix.is_empty() {
+        pattern.to_owned()
+    } else if pattern == "/" {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}{pattern}")
+    }
+}
+
+struct FlatRoute {
+    methods: Vec<Method>,
+    pattern: String,
+    target: Target,
+    chain: Vec<Arc<dyn Middleware>>,
+    body_limit: Option<usize>,
+    timeout: Option<Duration>,
+}
+
+/// Routes that refused to build.
+#[derive(Debug, Clone)]
+pub struct BuildError {
+    errors: Vec<RouteError>,
+}
+
+impl BuildError {
+    /// Every problem found.
+    pub fn errors(&self) -> &[RouteError] {
+        &self.errors
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// One compiled route: its handler and everything around it.
+pub(crate) struct CompiledRoute {
+    pub(crate) target: Target,
+    pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
+    pub(crate) body_limit: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) names: Arc<[Arc<str>]>,
+}
+
+/// The routes of one path, by method.
+#[derive(Default)]
+pub(crate) struct MethodTable {
+    entries: Vec<(Method, Arc<CompiledRoute>)>,
+    any: Option<Arc<CompiledRoute>>,
+    /// The `Allow` value, kept current as methods are added.
+    pub(crate) allow: String,
+}
+
+/// What a request's method finds on its path.
+pub(crate) enum Found<'a> {
+    Route(&'a Arc<CompiledRoute>),
+    /// No route for the method: `405`, with `Allow`.
+    NotAllowed,
+    /// `OPTIONS` without a route of its own: answered with `Allow`.
+    Options,
+}
+
+impl MethodTable {
+    fn add(&mut self, pattern: &str, methods: &[Method], route: Arc<CompiledRoute>) -> Result<(), RouteError> {
+        let clash = |m: &str| RouteError {
+            pattern: pattern.to_owned(),
+            conflicts_with: Some(pattern.to_owned()),
+            reason: format!("{m} is already routed on this path"),
+        };
+        if methods.is_empty() {
+            if self.any.is_some() || !self.entries.is_empty() {
+                return Err(clash("a raw route or another method"));
+            }
+            self.any = Some(route);
+        } else {
+            if self.any.is_some() {
+                return Err(clash("a raw route"));
+            }
+            for m in methods {
+                if self.entries.iter().any(|(have, _)| have == m) {
+                    return Err(clash(m.as_str()));
+                }
+                self.entries.push((*m, route.clone()));
+            }
+        }
+        let mut allow: Vec<&str> = self.entries.iter().map(|(m, _)| m.as_str()).collect();
+        if self.entries.iter().any(|(m, _)| *m == Method::Get) && !allow.contains(&"HEAD") {
+            allow.push("HEAD");
+        }
+        if !allow.contains(&"OPTIONS") {
+            allow.push("OPTIONS");
+        }
+        self.allow = allow.join(", ");
+        Ok(())
+    }
+
+    pub(crate) fn find(&self, method: Method) -> Found<'_> {
+        if let Some(any) = &self.any {
+            return Found::Route(any);
+        }
+        if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == method) {
+            return Found::Route(route);
+        }
+        if method == Method::Head {
+            if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == Method::Get) {
+                return Found::Route(route);
+            }
+        }
+        if method == Method::Options {
+            return Found::Options;
+        }
+        Found::NotAllowed
+    }
+}
+
+/// Everything every request of an app shares.
+pub(crate) struct AppShared {
+    pub(crate) router: Router<MethodTable>,
+    states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    pub(crate) pool: Arc<BlockingPool>,
+    /// The app-wide middleware, for answers no route gives (404, 405, OPTIONS).
+    pub(crate) global: Arc<[Arc<dyn Middleware>]>,
+    pub(crate) body_limit: usize,
+}
+
+impl AppShared {
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        let id = TypeId::of::<T>();
+        self.states
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, v)| v.clone().downcast::<T>().ok())
+    }
+}
+
+/// A built app: the core handler factory the server runs.
+#[derive(Clone)]
+pub struct AppFactory {
+    pub(crate) shared: Arc<AppShared>,
+}
+
+impl<T: AppTransport> HandlerFactory<T> for AppFactory {
+    type Handler = AppHandler<T>;
+
+    fn create(&mut self, control: Control) -> AppHandler<T> {
+        AppHandler::new(self.shared.clone(), control)
+    }
+}
+
+/// A raw route's factory, shared by every worker: makes the route's core
+/// handler for whichever transport the request came on.
+#[doc(hidden)]
+pub trait RawFactory: Send + Sync {
+    #[doc(hidden)]
+    fn create_tcp(&self, control: Control) -> Box<dyn CoreHandler<turnstile_core::TcpStream>>;
+    #[doc(hidden)]
+    fn create_memory(&self, control: Control) -> Box<dyn CoreHandler<MemoryTransport>>;
+}
+
+struct RawRoute<F> {
+    factory: Mutex<F>,
+}
+
+impl<F> RawFactory for RawRoute<F>
+where
+    F: HandlerFactory<turnstile_core::TcpStream> + HandlerFactory<MemoryTransport> + Send,
+    <F as HandlerFactory<turnstile_core::TcpStream>>::Handler: 'static,
+    <F as HandlerFactory<MemoryTransport>>::Handler: 'static,
+{
+    fn create_tcp(&self, control: Control) -> Box<dyn CoreHandler<turnstile_core::TcpStream>> {
+        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
+        Box::new(HandlerFactory::<turnstile_core::TcpStream>::create(&mut *factory, control))
+    }
+
+    fn create_memory(&self, control: Control) -> Box<dyn CoreHandler<MemoryTransport>> {
+        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
+        Box::new(HandlerFactory::<MemoryTransport>::create(&mut *factory, control))
+    }
+}
+
+/// The transports an app runs on: TCP, and memory for the test client.
+pub trait AppTransport: turnstile_core::Transport + Sized {
+    #[doc(hidden)]
+    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>>;
+}
+
+impl AppTransport for turnstile_core::TcpStream {
+    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>> {
+        raw.create_tcp(control)
+    }
+}
+
+impl AppTransport for MemoryTransport {
+    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>> {
+        raw.create_memory(control)
+    }
+}

@@ -1,0 +1,414 @@
+//! [`AppHandler`]: the core `Handler` every framework request runs as.
+//!
+//! One state machine per request: route lookup, the middleware `before`
+//! steps (each may answer or wait), the body (only when the handler's last
+//! extractor needs it, under the route's limit), the handler (which may
+//! defer its answer to another thread), the `after` steps, and the write.
+//! Raw routes hand the request to their own core handler.
+
+use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use turnstile_core::header::ContentLength;
+use turnstile_core::{
+    Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, Response as CoreResponse,
+    StatusCode,
+};
+
+use crate::app::{AppShared, AppTransport, CompiledRoute, Found, Target};
+use crate::defer::Completion;
+use crate::extract::{Extensions, RequestParts};
+use crate::middleware::{Before, Middleware};
+use crate::reply::{error_response, Body, Response};
+use crate::router::Captures;
+
+/// Where the request stands.
+enum Phase {
+    Start,
+    /// Reading the body for the handler.
+    ReadingBody,
+    /// The handler deferred its answer.
+    WaitingHandler,
+    /// Middleware `before` step `i` is waiting.
+    WaitingMiddleware(usize),
+    /// The answer is ready to be written.
+    Replying,
+    /// Writing the body.
+    Writing,
+    /// A raw route's handler owns the request.
+    Raw,
+}
+
+/// The core handler of an app request. Made by [`AppFactory`](crate::AppFactory).
+pub struct AppHandler<T: AppTransport> {
+    app: Arc<AppShared>,
+    control: Control,
+    phase: Phase,
+    parts: Option<RequestParts>,
+    route: Option<Arc<CompiledRoute>>,
+    chain: Option<Arc<[Arc<dyn Middleware>]>>,
+    /// A fixed answer (404, 405, OPTIONS) given once `before` steps pass.
+    fixed: Option<Response>,
+    /// `after` steps run for middleware `0..after_upto`.
+    after_upto: usize,
+    body: Vec<u8>,
+    reply: Option<Response>,
+    out: Body,
+    written: usize,
+    raw: Option<Box<dyn Handler<T>>>,
+}
+
+impl<T: AppTransport> AppHandler<T> {
+    pub(crate) fn new(app: Arc<AppShared>, control: Control) -> AppHandler<T> {
+        AppHandler {
+            app,
+            control,
+            phase: Phase::Start,
+            parts: None,
+            route: None,
+            chain: None,
+            fixed: None,
+            after_upto: 0,
+            body: Vec::new(),
+            reply: None,
+            out: Body::Empty,
+            written: 0,
+            raw: None,
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.route.as_ref().and_then(|r| r.timeout)
+    }
+
+    fn with_timeout(&self, next: Next) -> Next {
+        match self.timeout() {
+            Some(t) => next.timeout(t),
+            None => next,
+        }
+    }
+
+    /// Runs `before` steps from `from` on, then the target.
+    fn run_chain(&mut self, from: usize) -> Next {
+        let chain = self.chain.clone().unwrap_or_else(|| self.app.global.clone());
+        for (i, middleware) in chain.iter().enumerate().skip(from) {
+            let Some(parts) = self.parts.as_mut() else {
+                return Next::remove();
+            };
+            match middleware.before(parts) {
+                Before::Continue => {}
+                Before::Respond(response) => return self.reply(response, i),
+                Before::Wait(_) => {
+                    self.phase = Phase::WaitingMiddleware(i);
+                    return self.with_timeout(Next::wait());
+                }
+            }
+        }
+        self.after_upto = chain.len();
+        self.run_target()
+    }
+
+    fn run_target(&mut self) -> Next {
+        if let Some(fixed) = self.fixed.take() {
+            return self.reply(fixed, self.after_upto);
+        }
+        let Some(route) = self.route.clone() else {
+            return self.reply(error_response(StatusCode::NOT_FOUND, "not found", None), self.after_upto);
+        };
+        match &route.target {
+            Target::Raw(factory) => {
+                let Some(parts) = self.parts.take() else {
+                    return Next::remove();
+                };
+                let mut raw = T::create_raw(&**factory, self.control.clone());
+                let next = raw.on_request(parts.request);
+                self.raw = Some(raw);
+                self.phase = Phase::Raw;
+                next
+            }
+            Target::Function(endpoint) => {
+                if !endpoint.needs_body() {
+                    return self.call(Vec::new());
+                }
+                let declared = self
+                    .parts
+                    .as_ref()
+                    .and_then(|p| p.request.header::<ContentLength>().ok().flatten());
+                if declared.is_some_and(|ContentLength(n)| n > route.body_limit as u64) {
+                    return self.too_large(route.body_limit);
+                }
+                self.phase = Phase::ReadingBody;
+                self.with_timeout(Next::read())
+            }
+        }
+    }
+
+    fn too_large(&mut self, limit: usize) -> Next {
+        let message = format!("body larger than {limit} bytes");
+        let reply = error_response(StatusCode::PAYLOAD_TOO_LARGE, &message, Some("body"));
+        self.reply(reply, self.after_upto)
+    }
+
+    /// Calls the handler function with the body read so far.
+    fn call(&mut self, body: Vec<u8>) -> Next {
+        let (Some(route), Some(parts)) = (self.route.clone(), self.parts.as_mut()) else {
+            return Next::remove();
+        };
+        let Target::Function(endpoint) = &route.target else {
+            return Next::remove();
+        };
+        let response = match catch_unwind(AssertUnwindSafe(|| endpoint.call(parts, body))) {
+            Ok(r) => r,
+            Err(_) => {
+                log::error!("handler for {} {} panicked; answering 500", parts.method(), parts.path());
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None)
+            }
+        };
+        if response.deferred {
+            if parts.defer.is_none() {
+                log::error!("a handler returned Deferred without taking a Defer");
+                let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                return self.reply(reply, self.after_upto);
+            }
+            self.phase = Phase::WaitingHandler;
+            return self.with_timeout(Next::wait());
+        }
+        self.reply(response, self.after_upto)
+    }
+
+    /// Runs `after` steps of middleware `0..upto` (innermost first) and
+    /// gets ready to write.
+    fn reply(&mut self, mut response: Response, upto: usize) -> Next {
+        let chain = self.chain.clone().unwrap_or_else(|| self.app.global.clone());
+        if let Some(parts) = &self.parts {
+            for middleware in chain.iter().take(upto).rev() {
+                middleware.after(parts, &mut response);
+            }
+        }
+        self.reply = Some(response);
+        self.phase = Phase::Replying;
+        Next::write()
+    }
+
+    /// A deferred step finished: take its completion.
+    fn take_completion(&mut self) -> Option<Completion> {
+        self.parts
+            .as_ref()
+            .and_then(|p| p.defer.as_ref())
+            .and_then(|slot| slot.take())
+    }
+
+    fn resume(&mut self) -> Next {
+        match self.phase {
+            Phase::WaitingMiddleware(i) => match self.take_completion() {
+                Some(Completion::Resume) => {
+                    if let Some(parts) = self.parts.as_mut() {
+                        parts.defer = None;
+                    }
+                    self.run_chain(i + 1)
+                }
+                Some(Completion::Reply(r)) => self.reply(r, i),
+                None => self.with_timeout(Next::wait()),
+            },
+            Phase::WaitingHandler => match self.take_completion() {
+                Some(Completion::Reply(r)) => self.reply(r, self.after_upto),
+                Some(Completion::Resume) => {
+                    log::error!("a handler's Defer was resumed instead of completed");
+                    let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                    self.reply(reply, self.after_upto)
+                }
+                None => self.with_timeout(Next::wait()),
+            },
+            _ => Next::write(),
+        }
+    }
+
+    fn read_body(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+        let limit = self.route.as_ref().map_or(self.app.body_limit, |r| r.body_limit);
+        let mut chunk = [0u8; 8192];
+        loop {
+            match decoder.read(&mut chunk) {
+                Ok(0) => {
+                    let body = std::mem::take(&mut self.body);
+                    return self.call(body);
+                }
+                Ok(n) => {
+                    if self.body.len() + n > limit {
+                        self.body = Vec::new();
+                        return self.too_large(limit);
+                    }
+                    self.body.extend_from_slice(&chunk[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return self.with_timeout(Next::read());
+                }
+                // The engine reports a malformed or cut body through
+                // on_error next.
+                Err(_) => return Next::read(),
+            }
+        }
+    }
+}
+
+fn no_match() -> (Option<Arc<CompiledRoute>>, Captures, Option<Response>) {
+    (
+        None,
+        Captures::default(),
+        Some(error_response(StatusCode::NOT_FOUND, "not found", None)),
+    )
+}
+
+impl<T: AppTransport> Handler<T> for AppHandler<T> {
+    fn on_request(&mut self, request: Request) -> Next {
+        let started = Instant::now();
+        let (route, captures, fixed) = match self.app.router.at(request.path()) {
+            Some(found) => match found.value().find(request.method()) {
+                Found::Route(route) => (Some(route.clone()), found.captures(), None),
+                Found::NotAllowed => {
+                    let reply = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+                        .with_header("allow", &found.value().allow);
+                    (None, Captures::default(), Some(reply))
+                }
+                Found::Options => {
+                    let reply = Response::new(StatusCode::NO_CONTENT).with_header("allow", &found.value().allow);
+                    (None, Captures::default(), Some(reply))
+                }
+            },
+            None => no_match(),
+        };
+        let names = route
+            .as_ref()
+            .map(|r| r.names.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        self.chain = route.as_ref().map(|r| r.chain.clone());
+        self.route = route;
+        self.fixed = fixed;
+        self.parts = Some(RequestParts {
+            request,
+            captures,
+            names,
+            app: self.app.clone(),
+            control: self.control.clone(),
+            extensions: Extensions::default(),
+            defer: None,
+            started,
+        });
+        self.run_chain(0)
+    }
+
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+        match self.phase {
+            Phase::Raw => match &mut self.raw {
+                Some(raw) => raw.on_request_readable(decoder),
+                None => Next::remove(),
+            },
+            Phase::ReadingBody => self.read_body(decoder),
+            Phase::WaitingHandler | Phase::WaitingMiddleware(_) => self.resume(),
+            Phase::Start | Phase::Replying | Phase::Writing => Next::write(),
+        }
+    }
+
+    fn on_response(&mut self, response: &mut CoreResponse) -> Next {
+        match self.phase {
+            Phase::Raw => {
+                return match &mut self.raw {
+                    Some(raw) => raw.on_response(response),
+                    None => Next::remove(),
+                }
+            }
+            Phase::WaitingHandler | Phase::WaitingMiddleware(_) => {
+                let next = self.resume();
+                if !matches!(self.phase, Phase::Replying) {
+                    log::error!("a deferred step woke the response before it had an answer ({next:?})");
+                    let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                    self.reply = Some(reply);
+                }
+            }
+            Phase::Replying => {}
+            Phase::Start | Phase::ReadingBody | Phase::Writing => {
+                log::error!("response requested before the handler answered");
+                self.reply = Some(error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                    None,
+                ));
+            }
+        }
+        let Some(mut reply) = self.reply.take() else {
+            return Next::remove();
+        };
+        response.set_status(reply.status());
+        let headers = response.headers_mut();
+        if let Some(ct) = reply.content_type() {
+            if let Err(e) = headers.append("content-type", ct) {
+                log::error!("dropped content type: {e}");
+            }
+        }
+        for (name, value) in reply.headers() {
+            if let Err(e) = headers.append(name, value) {
+                log::error!("dropped header: {e}");
+            }
+        }
+        self.out = reply.take_body();
+        let length = self.out.as_bytes().len();
+        response.set_content_length(length as u64);
+        self.phase = Phase::Writing;
+        if length == 0 {
+            Next::end()
+        } else {
+            Next::write()
+        }
+    }
+
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+        if let Phase::Raw = self.phase {
+            return match &mut self.raw {
+                Some(raw) => raw.on_response_writable(encoder),
+                None => Next::remove(),
+            };
+        }
+        let bytes = self.out.as_bytes();
+        while self.written < bytes.len() {
+            match encoder.write(&bytes[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
+                Err(e) => {
+                    log::debug!("response write failed: {e}");
+                    return Next::remove();
+                }
+            }
+        }
+        Next::end()
+    }
+
+    fn on_error(&mut self, error: Error) -> Next {
+        if let Phase::Raw = self.phase {
+            return match &mut self.raw {
+                Some(raw) => raw.on_error(error),
+                None => Next::remove(),
+            };
+        }
+        match (&self.phase, error) {
+            (Phase::ReadingBody | Phase::WaitingHandler | Phase::WaitingMiddleware(_), Error::Timeout) => {
+                let upto = match self.phase {
+                    Phase::WaitingMiddleware(i) => i,
+                    _ => self.after_upto,
+                };
+                let reply = error_response(StatusCode::SERVICE_UNAVAILABLE, "timed out", None);
+                self.reply(reply, upto)
+            }
+            (_, error) => {
+                log::debug!("request aborted: {error}");
+                Next::remove()
+            }
+        }
+    }
+
+    fn on_done(&mut self, outcome: Outcome) {
+        if let Some(raw) = &mut self.raw {
+            raw.on_done(outcome);
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Extractors: typed arguments of handler functions.
+//!
+//! ```
+//! use serde::Deserialize;
+//! use turnstile::extract::{Path, Query, State};
+//! use turnstile::{App, Json};
+//!
+//! #[derive(Deserialize)]
+//! struct Page { page: Option<u32> }
+//!
+//! struct Greeting {
+//!     word: &'static str,
+//! }
+//!
+//! fn list(Path(user): Path<String>, Query(page): Query<Page>, greeting: State<Greeting>) -> String {
+//!     format!("{} {user}, page {}", greeting.word, page.page.unwrap_or(1))
+//! }
+//!
+//! let app = App::new().state(Greeting { word: "hello" }).get("/users/:user/items", list);
+//! let client = turnstile::test::TestClient::new(app).unwrap();
+//! assert_eq!(client.get("/users/ann/items?page=2").text(), "hello ann, page 2");
+//! ```
+//!
+//! Every argument but the last implements [`FromRequestParts`] (it reads
+//! the head); the last may instead consume the body ([`Json`], [`Form`],
+//! `Vec<u8>`, `String`). The body is read only for handlers whose last
+//! argument needs it, and never beyond the route's body limit (`413`).
+//!
+//! An extractor that fails answers for the handler, with a precise status
+//! and a JSON body saying which part failed and why:
+//! `{"error": "invalid JSON: expected value at line 1 column 1", "field": "body"}`.
+//!
+//! | extractor | reads | fails with |
+//! |---|---|---|
+//! | [`Path<T>`] | route parameters (struct by name, tuple in order, or one value) | `400` |
+//! | [`Query<T>`] | the query string | `400` |
+//! | [`Header<H>`] | one typed header (`Option<Header<H>>` when optional) | `400` |
+//! | [`State<T>`] | state given to [`App::state`](crate::App::state) | `500` (not registered) |
+//! | [`Json<T>`] | a JSON body | `415` wrong type, `400` bad syntax, `422` wrong shape |
+//! | [`Form<T>`] | an urlencoded body | `415`, `422` |
+//! | `Vec<u8>`, `String` | the raw body | `400` (not UTF-8, for `String`) |
+//! | `Method`, [`RequestHead`] | the request head | never |
+//! | [`Defer`](crate::Defer) | the means to answer later | never |
+
+mod path;
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use turnstile_core::header::{ContentType, Header as TypedHeader, Headers};
+use turnstile_core::{Control, Method, Request, StatusCode};
+
+use crate::app::AppShared;
+use crate::reply::{error_response, IntoResponse, Response};
+use crate::router::Captures;
+pub use crate::Json;
+pub use path::Path;
+
+/// The request as extractors see it: the head, route parameters, app state,
+/// and values middleware attached.
+pub struct RequestParts {
+    pub(crate) request: Request,
+    pub(crate) captures: Captures,
+    pub(crate) names: Arc<[Arc<str>]>,
+    pub(crate) app: Arc<AppShared>,
+    pub(crate) control: Control,
+    pub(crate) extensions: Extensions,
+    /// A `Defer` was handed out for this request.
+    pub(crate) defer: Option<crate::defer::DeferSlotRef>,
+    pub(crate) started: std::time::Instant,
+}
+
+impl RequestParts {
+    /// The request head.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.request.method()
+    }
+
+    /// The path, still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.request.path()
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers {
+        self.request.headers()
+    }
+
+    /// A route parameter by name, percent-decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Every route parameter as `(name, decoded value)`, in pattern order.
+    /// A value that does not decode to UTF-8 comes out lossily.
+    pub fn params(&self) -> impl Iterator<Item = (&str, String)> + '_ {
+        let path = self.request.path();
+        self.names.iter().zip(self.captures.iter()).map(move |(n, (s, e))| {
+            let raw = path.get(s..e).unwrap_or("");
+            let value = percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned();
+            (&**n, value)
+        })
+    }
+
+    /// Values middleware attached to this request.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Values attached to this request, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// When the request's head was parsed.
+    pub fn started(&self) -> std::time::Instant {
+        self.started
+    }
+
+    /// A [`Defer`](crate::Defer) for this request, for middleware that
+    /// waits: return `Before::Wait(defer.later())`, then `resume()` or
+    /// `complete(reply)` it from any thread.
+    pub fn defer(&mut self) -> crate::Defer {
+        match <crate::Defer as FromRequestParts>::from_request_parts(self) {
+            Ok(defer) => defer,
+            Err(_) => unreachable!("taking a Defer cannot fail"),
+        }
+    }
+
+    /// State registered with [`App::state`](crate::App::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.app.state::<T>()
+    }
+}
+
+/// A small type map for values attached to one request (a request id,
+/// an authenticated user, ...).
+#[derive(Default)]
+pub struct Extensions {
+    values: Vec<(TypeId, Box<dyn Any + Send>)>,
+}
+
+impl Extensions {
+    /// Attaches `value`, replacing one of the same type.
+    pub fn insert<T: Send + 'static>(&mut self, value: T) {
+        let id = TypeId::of::<T>();
+        self.values.retain(|(t, _)| *t != id);
+        self.values.push((id, Box::new(value)));
+    }
+
+    /// The attached value of type `T`.
+    pub fn get<T: Send + 'static>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.values
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, v)| v.downcast_ref())
+    }
+}
+
+/// Why an extractor refused a request: a status and a message naming the
+/// part at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl Rejection {
+    /// A rejection with `status` and a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// Names the part or field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Rejection {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The part or field at fault.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        error_response(self.status, &self.message, self.field.as_deref())
+    }
+}
+
+/// A value taken from the request head.
+pub trait FromRequestParts: Sized {
+    /// Extracts it, or says why not.
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection>;
+}
+
+/// Markers telling the two kinds of [`FromRequest`] apart.
+pub mod marker {
+    /// Extracted from the head.
+    pub enum ViaParts {}
+    /// Extracted from the body.
+    pub enum ViaBody {}
+}
+
+/// A value taken from the whole request, body included; only the last
+/// argument of a handler may be one. Every [`FromRequestParts`] is one too.
+pub trait FromRequest<M = marker::ViaBody>: Sized {
+    /// Whether the body must be read first.
+    const NEEDS_BODY: bool;
+
+    /// Extracts it from the head and the body (empty unless `NEEDS_BODY`).
+    fn from_request(parts: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection>;
+}
+
+impl<T: FromRequestParts> FromRequest<marker::ViaParts> for T {
+    const NEEDS_BODY: bool = false;
+
+    fn from_request(parts: &mut RequestParts, _body: Vec<u8>) -> Result<Self, Rejection> {
+        T::from_request_parts(parts)
+    }
+}
+
+impl<T: FromRequestParts> FromRequestParts for Option<T> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        Ok(T::from_request_parts(parts).ok())
+    }
+}
+
+impl<T: FromRequestParts> FromRequestParts for Result<T, Rejection> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        Ok(T::from_request_parts(parts))
+    }
+}
+
+impl FromRequestParts for Method {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        Ok(parts.request.method())
+    }
+}
+
+/// A copy of the request head: method, target, version and headers.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    /// The method.
+    pub method: Method,
+    /// The request target as sent.
+    pub target: String,
+    /// The path, percent-encoded.
+    pub path: String,
+    /// The query, if any.
+    pub query: Option<String>,
+    /// The header fields.
+    pub headers: Headers,
+    /// The peer's address.
+    pub remote_addr: Option<std::net::SocketAddr>,
+}
+
+impl FromRequestParts for RequestHead {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        let r = &parts.request;
+        Ok(RequestHead {
+            method: r.method(),
+            target: r.target().as_str().to_owned(),
+            path: r.path().to_owned(),
+            query: r.query().map(str::to_owned),
+            headers: r.headers().clone(),
+            remote_addr: r.remote_addr(),
+        })
+    }
+}
+
+/// The query string, deserialized (`serde_urlencoded`). A missing query
+/// deserializes like an empty one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts for Query<T> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        let query = parts.request.query().unwrap_or("");
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            Rejection::new(StatusCode::BAD_REQUEST, format!("invalid query string: {e}"))
+                .with_field("query")
+        })
+    }
+}
+
+/// A typed header of the request, such as `Header<UserAgent>`. Use
+/// `Option<Header<H>>` when it may be absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<H>(pub H);
+
+impl<H: TypedHeader> FromRequestParts for Header<H> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        match parts.request.headers().typed::<H>() {
+            Ok(Some(h)) => Ok(Header(h)),
+            Ok(None) => Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                format!("missing header {}", H::NAME),
+            )
+            .with_field(H::NAME)),
+            Err(e) => Err(Rejection::new(StatusCode::BAD_REQUEST, e.to_string()).with_field(H::NAME)),
+        }
+    }
+}
+
+/// Shared state given to [`App::state`](crate::App::state).
+pub struct State<T>(pub Arc<T>);
+
+impl<T> std::ops::Deref for State<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Clone for State<T> {
+    fn clone(&self) -> Self {
+        State(self.0.clone())
+    }
+}
+
+impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        parts.app.state::<T>().map(State).ok_or_else(|| {
+            log::error!("no state of type {} was given to the App", std::any::type_name::<T>());
+            Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "server state missing")
+        })
+    }
+}
+
+fn content_type_is(parts: &RequestParts, check: impl Fn(&ContentType) -> bool) -> bool {
+    matches!(parts.request.headers().typed::<ContentType>(), Ok(Some(ct)) if check(&ct))
+}
+
+impl<T: DeserializeOwned> FromRequest for Json<T> {
+    const NEEDS_BODY: bool = true;
+
+    fn from_request(parts: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection> {
+        let is_json = content_type_is(parts, |ct| {
+            let essence = ct.essence();
+            essence == "application/json" || essence.ends_with("+json")
+        });
+        if !is_json {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/json",
+            )
+            .with_field("content-type"));
+        }
+        serde_json::from_slice(&body).map(Json).map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => Rejection::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("JSON does not fit: {e}"),
+                )
+                .with_field(data_error_field(&e.to_string()).unwrap_or("body")),
+                _ => Rejection::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))
+                    .with_field("body"),
+            }
+        })
+    }
+}
+
+/// The field serde names in "missing field `title`" and the like.
+fn data_error_field(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    let field = &message[start..end];
+    message
+        .starts_with("missing field")
+        .then_some(field)
+        .or_else(|| message.starts_with("unknown field").then_some(field))
+}
+
+/// An `application/x-www-form-urlencoded` body, deserialized.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Form<T> {
+    const NEEDS_BODY: bool = true;
+
+    fn from_request(parts: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection> {
+        if !content_type_is(parts, |ct| ct.is("application/x-www-form-urlencoded")) {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/x-www-form-urlencoded",
+            )
+            .with_field("content-type"));
+        }
+        serde_urlencoded::from_bytes(&body).map(Form).map_err(|e| {
+            Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid form: {e}"))
+                .with_field("body")
+        })
+    }
+}
+
+impl FromRequest for Vec<u8> {
+    const NEEDS_BODY: bool = true;
+
+    fn from_request(_: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection> {
+        Ok(body)
+    }
+}
+
+impl FromRequest for String {
+    const NEEDS_BODY: bool = true;
+
+    fn from_request(_: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection> {
+        String::from_utf8(body).map_err(|_| {
+            Rejection::new(StatusCode::BAD_REQUEST, "body is not valid UTF-8").with_field("body")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_data_errors_name_the_field() {
+        assert_eq!(
+            data_error_field("missing field `title` at line 1 column 2"),
+            Some("title")
+        );
+        assert_eq!(data_error_field("invalid type: string"), None);
+    }
+}

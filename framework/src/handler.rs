@@ -1,0 +1,101 @@
+//! Plain functions as handlers: any `Fn` of up to 9 extractors whose result
+//! is [`IntoResponse`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::extract::{FromRequest, FromRequestParts, RequestParts};
+use crate::reply::{IntoResponse, Response};
+
+/// A function the framework can call for a request. Implemented for every
+/// `Fn(A1, ..., An) -> R` (n ≤ 9) where `A1..An-1` read the head, `An` may
+/// read the body, and `R: IntoResponse`.
+///
+/// The `Args` parameter only tells the implementations apart; it is
+/// inferred.
+pub trait HandlerFn<Args>: Clone + Send + Sync + 'static {
+    /// Whether the body must be read before the call.
+    const NEEDS_BODY: bool;
+
+    /// Extracts the arguments and calls the function.
+    fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response;
+}
+
+impl<F, R> HandlerFn<()> for F
+where
+    F: Fn() -> R + Clone + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    const NEEDS_BODY: bool = false;
+
+    fn call(&self, _parts: &mut RequestParts, _body: Vec<u8>) -> Response {
+        self().into_response()
+    }
+}
+
+macro_rules! handler_fn {
+    ($($head:ident),* ; $last:ident) => {
+        #[allow(non_snake_case, unused_mut)]
+        impl<F, R, M, $($head,)* $last> HandlerFn<(M, $($head,)* $last)> for F
+        where
+            F: Fn($($head,)* $last) -> R + Clone + Send + Sync + 'static,
+            R: IntoResponse,
+            $($head: FromRequestParts,)*
+            $last: FromRequest<M>,
+        {
+            const NEEDS_BODY: bool = $last::NEEDS_BODY;
+
+            fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response {
+                $(
+                    let $head = match $head::from_request_parts(parts) {
+                        Ok(v) => v,
+                        Err(rejection) => return rejection.into_response(),
+                    };
+                )*
+                let $last = match $last::from_request(parts, body) {
+                    Ok(v) => v,
+                    Err(rejection) => return rejection.into_response(),
+                };
+                self($($head,)* $last).into_response()
+            }
+        }
+    };
+}
+
+handler_fn!(; A1);
+handler_fn!(A1; A2);
+handler_fn!(A1, A2; A3);
+handler_fn!(A1, A2, A3; A4);
+handler_fn!(A1, A2, A3, A4; A5);
+handler_fn!(A1, A2, A3, A4, A5; A6);
+handler_fn!(A1, A2, A3, A4, A5, A6; A7);
+handler_fn!(A1, A2, A3, A4, A5, A6, A7; A8);
+handler_fn!(A1, A2, A3, A4, A5, A6, A7, A8; A9);
+
+/// A handler with its argument types erased, as the route table stores it.
+pub(crate) trait Endpoint: Send + Sync {
+    fn needs_body(&self) -> bool;
+    fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response;
+}
+
+struct Erased<H, Args> {
+    handler: H,
+    _args: PhantomData<fn() -> Args>,
+}
+
+impl<H: HandlerFn<Args>, Args: 'static> Endpoint for Erased<H, Args> {
+    fn needs_body(&self) -> bool {
+        H::NEEDS_BODY
+    }
+
+    fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response {
+        self.handler.call(parts, body)
+    }
+}
+
+pub(crate) fn erase<H: HandlerFn<Args>, Args: 'static>(handler: H) -> Arc<dyn Endpoint> {
+    Arc::new(Erased {
+        handler,
+        _args: PhantomData,
+    })
+}

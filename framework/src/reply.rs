@@ -1,0 +1,430 @@
+//! Replies: the [`Response`] a handler builds or returns, and
+//! [`IntoResponse`] for everything a handler may return.
+//!
+//! ```
+//! use turnstile::{IntoResponse, Json, Response, StatusCode};
+//!
+//! let text = "Hello".into_response();
+//! assert_eq!(text.content_type(), Some("text/plain; charset=utf-8"));
+//!
+//! let created = (StatusCode::CREATED, Json(serde_json::json!({"id": 1}))).into_response();
+//! assert_eq!(created.status(), StatusCode::CREATED);
+//! assert_eq!(created.body(), br#"{"id":1}"#);
+//!
+//! let missing: Option<&str> = None;
+//! assert_eq!(missing.into_response().status(), StatusCode::NOT_FOUND);
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Serialize;
+use turnstile_core::header::{Header, Headers, InvalidHeader};
+use turnstile_core::StatusCode;
+
+/// The content type of text replies.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+/// The content type of JSON replies.
+pub const JSON: &str = "application/json";
+/// The content type of HTML replies.
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// A complete response: status, headers and body.
+#[derive(Clone, Default)]
+pub struct Response {
+    status: StatusCode,
+    content_type: Option<Cow<'static, str>>,
+    headers: Headers,
+    body: Body,
+    /// The reply will come later through a `Defer`.
+    pub(crate) deferred: bool,
+}
+
+/// A response body held in memory.
+#[derive(Clone, Default)]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// Bytes known at compile time.
+    Static(&'static [u8]),
+    /// Bytes made for this response.
+    Owned(Vec<u8>),
+}
+
+impl Body {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Body::Empty => &[],
+            Body::Static(b) => b,
+            Body::Owned(b) => b,
+        }
+    }
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            ..Response::default()
+        }
+    }
+
+    /// `200 OK` with a text body.
+    pub fn text(body: impl Into<Cow<'static, str>>) -> Response {
+        let body = match body.into() {
+            Cow::Borrowed(s) => Body::Static(s.as_bytes()),
+            Cow::Owned(s) => Body::Owned(s.into_bytes()),
+        };
+        Response {
+            content_type: Some(Cow::Borrowed(TEXT)),
+            body,
+            ..Response::default()
+        }
+    }
+
+    /// `200 OK` with `value` as JSON; `500` if it does not serialize.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => Response {
+                content_type: Some(Cow::Borrowed(JSON)),
+                body: Body::Owned(bytes),
+                ..Response::default()
+            },
+            Err(e) => {
+                log::error!("reply did not serialize to JSON: {e}");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "reply could not be serialized", None)
+            }
+        }
+    }
+
+    /// `200 OK` with an HTML body.
+    pub fn html(body: impl Into<Cow<'static, str>>) -> Response {
+        Response::text(body).with_content_type(HTML)
+    }
+
+    /// `200 OK` with bytes and a content type.
+    pub fn bytes(content_type: impl Into<Cow<'static, str>>, body: Vec<u8>) -> Response {
+        Response {
+            content_type: Some(content_type.into()),
+            body: Body::Owned(body),
+            ..Response::default()
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets the status.
+    pub fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
+    /// With another status.
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// The `Content-Type`, if set.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// Sets the `Content-Type`.
+    pub fn set_content_type(&mut self, content_type: impl Into<Cow<'static, str>>) {
+        self.content_type = Some(content_type.into());
+    }
+
+    /// With a `Content-Type`.
+    pub fn with_content_type(mut self, content_type: impl Into<Cow<'static, str>>) -> Response {
+        self.set_content_type(content_type);
+        self
+    }
+
+    /// Other header fields (the engine adds `Content-Length`, `Date` and
+    /// the framing headers).
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Other header fields, to change.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// With a header field added. Invalid names or values are logged and
+    /// dropped (they could split the head).
+    pub fn with_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Response {
+        if let Err(e) = self.headers.append(name, value) {
+            log::error!("dropped a response header: {e}");
+        }
+        self
+    }
+
+    /// Sets a typed header, replacing others of its name.
+    pub fn set_header<H: Header>(&mut self, header: &H) {
+        if H::NAME == "content-type" {
+            let mut scratch = Headers::new();
+            scratch.set_typed(header);
+            if let Some(v) = scratch.get("content-type") {
+                self.content_type = Some(Cow::Owned(v.to_owned()));
+            }
+            return;
+        }
+        self.headers.set_typed(header);
+    }
+
+    /// With a typed header.
+    pub fn with_typed<H: Header>(mut self, header: &H) -> Response {
+        self.set_header(header);
+        self
+    }
+
+    /// Sets a raw header field, replacing others of its name.
+    pub fn set_raw_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), InvalidHeader> {
+        if name.eq_ignore_ascii_case("content-type") {
+            let value = std::str::from_utf8(value.as_ref())
+                .map_err(|_| InvalidHeader::new(name, "not UTF-8"))?;
+            let mut check = Headers::new();
+            check.set(name, value)?;
+            self.content_type = Some(Cow::Owned(value.to_owned()));
+            return Ok(());
+        }
+        self.headers.set(name, value)
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        self.body.as_bytes()
+    }
+
+    /// Replaces the body.
+    pub fn set_body(&mut self, body: Body) {
+        self.body = body;
+    }
+
+    pub(crate) fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
+    /// A marker reply: the real one comes through a `Defer`.
+    pub(crate) fn deferred() -> Response {
+        Response {
+            deferred: true,
+            ..Response::default()
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(self.body()))
+            .finish()
+    }
+}
+
+/// `{"error": message}` (with `"field"` when one part is to blame).
+pub(crate) fn error_response(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        error: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+    }
+    let body = serde_json::to_vec(&ErrorBody {
+        error: message,
+        field,
+    })
+    .unwrap_or_else(|_| br#"{"error":"internal error"}"#.to_vec());
+    Response {
+        status,
+        content_type: Some(Cow::Borrowed(JSON)),
+        body: Body::Owned(body),
+        ..Response::default()
+    }
+}
+
+/// Anything a handler may return.
+pub trait IntoResponse {
+    /// The response it stands for.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        Response::new(StatusCode::NO_CONTENT)
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for Cow<'static, str> {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        Response::bytes("application/octet-stream", self)
+    }
+}
+
+impl IntoResponse for &'static [u8] {
+    fn into_response(self) -> Response {
+        Response {
+            content_type: Some(Cow::Borrowed("application/octet-stream")),
+            body: Body::Static(self),
+            ..Response::default()
+        }
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        if self.is_client_error() || self.is_server_error() {
+            return error_response(self, self.reason(), None);
+        }
+        Response::new(self)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().with_status(self.0)
+    }
+}
+
+/// `(status, headers, body)`: headers as name/value pairs.
+impl<T: IntoResponse, N: AsRef<str>, V: AsRef<[u8]>, const K: usize> IntoResponse
+    for (StatusCode, [(N, V); K], T)
+{
+    fn into_response(self) -> Response {
+        let mut res = self.2.into_response().with_status(self.0);
+        for (name, value) in self.1 {
+            if let Err(e) = res.set_raw_header(name.as_ref(), value) {
+                log::error!("dropped a response header: {e}");
+            }
+        }
+        res
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// `None` answers `404 Not Found`.
+impl<T: IntoResponse> IntoResponse for Option<T> {
+    fn into_response(self) -> Response {
+        match self {
+            Some(t) => t.into_response(),
+            None => error_response(StatusCode::NOT_FOUND, "not found", None),
+        }
+    }
+}
+
+/// A JSON body, in (as an extractor) or out (as a reply).
+///
+/// As a reply it serializes with `serde_json` and sets
+/// `Content-Type: application/json`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        Response::json(&self.0)
+    }
+}
+
+/// Plain HTML.
+#[derive(Clone, Debug)]
+pub struct Html<T>(pub T);
+
+impl<T: Into<Cow<'static, str>>> IntoResponse for Html<T> {
+    fn into_response(self) -> Response {
+        Response::html(self.0)
+    }
+}
+
+/// A redirect: `303 See Other` by default.
+///
+/// ```
+/// use turnstile::{IntoResponse, Redirect, StatusCode};
+///
+/// let r = Redirect::to("/login").into_response();
+/// assert_eq!(r.status(), StatusCode::SEE_OTHER);
+/// assert_eq!(r.headers().get("location"), Some("/login"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Redirect {
+    status: StatusCode,
+    location: String,
+}
+
+impl Redirect {
+    /// `303 See Other`: fetch `location` with GET.
+    pub fn to(location: impl Into<String>) -> Redirect {
+        Redirect {
+            status: StatusCode::SEE_OTHER,
+            location: location.into(),
+        }
+    }
+
+    /// `307 Temporary Redirect`: repeat the same request at `location`.
+    pub fn temporary(location: impl Into<String>) -> Redirect {
+        Redirect {
+            status: StatusCode::TEMPORARY_REDIRECT,
+            location: location.into(),
+        }
+    }
+
+    /// `308 Permanent Redirect`.
+    pub fn permanent(location: impl Into<String>) -> Redirect {
+        Redirect {
+            status: StatusCode::PERMANENT_REDIRECT,
+            location: location.into(),
+        }
+    }
+}
+
+impl IntoResponse for Redirect {
+    fn into_response(self) -> Response {
+        let mut res = Response::new(self.status);
+        if let Err(e) = res.headers_mut().set("location", &self.location) {
+            log::error!("redirect location refused: {e}");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "bad redirect location", None);
+        }
+        res
+    }
+}
