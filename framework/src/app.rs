@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use turnstile_core::local::MemoryTransport;
-use turnstile_core::{Control, Handler as CoreHandler, HandlerFactory, Method, Server, ServerHandle};
+use turnstile_core::{
+    Control, Handler as CoreHandler, HandlerFactory, Method, Server, ServerHandle,
+};
 
 use crate::defer::BlockingPool;
 use crate::engine::AppHandler;
@@ -167,7 +169,12 @@ impl App {
     }
 
     /// Any of `methods` on `pattern`.
-    pub fn route<H: HandlerFn<A>, A: 'static>(self, methods: &[Method], pattern: &str, handler: H) -> App {
+    pub fn route<H: HandlerFn<A>, A: 'static>(
+        self,
+        methods: &[Method],
+        pattern: &str,
+        handler: H,
+    ) -> App {
         self.route_with(methods, pattern, handler, RouteSettings::default())
     }
 
@@ -231,13 +238,17 @@ impl App {
     /// Mounts `app` under `prefix`: its routes, state and middleware (which
     /// wraps only its own routes, inside this app's).
     pub fn nest(mut self, prefix: &str, app: App) -> App {
-        self.nested.push((prefix.trim_end_matches('/').to_owned(), app));
+        self.nested
+            .push((prefix.trim_end_matches('/').to_owned(), app));
         self
     }
 
     /// Compiles the route table and middleware chains.
     pub fn build(self) -> Result<AppFactory, BuildError> {
-        let pool = Arc::new(BlockingPool::new(self.blocking_threads, self.blocking_queue));
+        let pool = Arc::new(BlockingPool::new(
+            self.blocking_threads,
+            self.blocking_queue,
+        ));
         let body_limit = self.body_limit;
         let global: Arc<[Arc<dyn Middleware>]> = self.middleware.clone().into();
         let mut flat = Vec::new();
@@ -411,7 +422,12 @@ pub(crate) enum Found<'a> {
 }
 
 impl MethodTable {
-    fn add(&mut self, pattern: &str, methods: &[Method], route: Arc<CompiledRoute>) -> Result<(), RouteError> {
+    fn add(
+        &mut self,
+        pattern: &str,
+        methods: &[Method],
+        route: Arc<CompiledRoute>,
+    ) -> Result<(), RouteError> {
         let clash = |m: &str| RouteError {
             pattern: pattern.to_owned(),
             conflicts_with: Some(pattern.to_owned()),
@@ -519,12 +535,18 @@ where
 {
     fn create_tcp(&self, control: Control) -> Box<dyn CoreHandler<turnstile_core::TcpStream>> {
         let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(HandlerFactory::<turnstile_core::TcpStream>::create(&mut *factory, control))
+        Box::new(HandlerFactory::<turnstile_core::TcpStream>::create(
+            &mut *factory,
+            control,
+        ))
     }
 
     fn create_memory(&self, control: Control) -> Box<dyn CoreHandler<MemoryTransport>> {
         let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(HandlerFactory::<MemoryTransport>::create(&mut *factory, control))
+        Box::new(HandlerFactory::<MemoryTransport>::create(
+            &mut *factory,
+            control,
+        ))
     }
 }
 

@@ -121,7 +121,11 @@ impl Defer {
                 Ok(r) => r.into_response(),
                 Err(_) => {
                     log::error!("a blocking task panicked; answering 500");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None)
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        None,
+                    )
                 }
             };
             self.complete(reply);
@@ -144,7 +148,11 @@ impl Defer {
             Completion::Reply(_) => Next::write(),
             Completion::Resume => Next::read(),
         };
-        *self.slot.completion.lock().unwrap_or_else(|e| e.into_inner()) = Some(completion);
+        *self
+            .slot
+            .completion
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(completion);
         if let Err(e) = self.control.ready(next) {
             log::debug!("deferred answer arrived too late: {e}");
         }
@@ -158,7 +166,10 @@ impl Drop for Defer {
             let (status, message) = if full {
                 (StatusCode::SERVICE_UNAVAILABLE, "server busy")
             } else {
-                (StatusCode::INTERNAL_SERVER_ERROR, "the deferred answer was dropped")
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the deferred answer was dropped",
+                )
             };
             self.finish(Completion::Reply(error_response(status, message, None)));
         }

@@ -92,7 +92,10 @@ impl<T: AppTransport> AppHandler<T> {
 
     /// Runs `before` steps from `from` on, then the target.
     fn run_chain(&mut self, from: usize) -> Next {
-        let chain = self.chain.clone().unwrap_or_else(|| self.app.global.clone());
+        let chain = self
+            .chain
+            .clone()
+            .unwrap_or_else(|| self.app.global.clone());
         for (i, middleware) in chain.iter().enumerate().skip(from) {
             let Some(parts) = self.parts.as_mut() else {
                 return Next::remove();
@@ -115,7 +118,10 @@ impl<T: AppTransport> AppHandler<T> {
             return self.reply(fixed, self.after_upto);
         }
         let Some(route) = self.route.clone() else {
-            return self.reply(error_response(StatusCode::NOT_FOUND, "not found", None), self.after_upto);
+            return self.reply(
+                error_response(StatusCode::NOT_FOUND, "not found", None),
+                self.after_upto,
+            );
         };
         match &route.target {
             Target::Raw(factory) => {
@@ -162,14 +168,26 @@ impl<T: AppTransport> AppHandler<T> {
         let response = match catch_unwind(AssertUnwindSafe(|| endpoint.call(parts, body))) {
             Ok(r) => r,
             Err(_) => {
-                log::error!("handler for {} {} panicked; answering 500", parts.method(), parts.path());
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None)
+                log::error!(
+                    "handler for {} {} panicked; answering 500",
+                    parts.method(),
+                    parts.path()
+                );
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                    None,
+                )
             }
         };
         if response.deferred {
             if parts.defer.is_none() {
                 log::error!("a handler returned Deferred without taking a Defer");
-                let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                let reply = error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                    None,
+                );
                 return self.reply(reply, self.after_upto);
             }
             self.phase = Phase::WaitingHandler;
@@ -181,7 +199,10 @@ impl<T: AppTransport> AppHandler<T> {
     /// Runs `after` steps of middleware `0..upto` (innermost first) and
     /// gets ready to write.
     fn reply(&mut self, mut response: Response, upto: usize) -> Next {
-        let chain = self.chain.clone().unwrap_or_else(|| self.app.global.clone());
+        let chain = self
+            .chain
+            .clone()
+            .unwrap_or_else(|| self.app.global.clone());
         if let Some(parts) = &self.parts {
             for middleware in chain.iter().take(upto).rev() {
                 middleware.after(parts, &mut response);
@@ -216,7 +237,11 @@ impl<T: AppTransport> AppHandler<T> {
                 Some(Completion::Reply(r)) => self.reply(r, self.after_upto),
                 Some(Completion::Resume) => {
                     log::error!("a handler's Defer was resumed instead of completed");
-                    let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                    let reply = error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        None,
+                    );
                     self.reply(reply, self.after_upto)
                 }
                 None => self.with_timeout(Next::wait()),
@@ -226,7 +251,10 @@ impl<T: AppTransport> AppHandler<T> {
     }
 
     fn read_body(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
-        let limit = self.route.as_ref().map_or(self.app.body_limit, |r| r.body_limit);
+        let limit = self
+            .route
+            .as_ref()
+            .map_or(self.app.body_limit, |r| r.body_limit);
         let mut chunk = [0u8; 8192];
         loop {
             match decoder.read(&mut chunk) {
@@ -267,12 +295,14 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
             Some(found) => match found.value().find(request.method()) {
                 Found::Route(route) => (Some(route.clone()), found.captures(), None),
                 Found::NotAllowed => {
-                    let reply = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
-                        .with_header("allow", &found.value().allow);
+                    let reply =
+                        error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+                            .with_header("allow", &found.value().allow);
                     (None, Captures::default(), Some(reply))
                 }
                 Found::Options => {
-                    let reply = Response::new(StatusCode::NO_CONTENT).with_header("allow", &found.value().allow);
+                    let reply = Response::new(StatusCode::NO_CONTENT)
+                        .with_header("allow", &found.value().allow);
                     (None, Captures::default(), Some(reply))
                 }
             },
@@ -321,8 +351,14 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
             Phase::WaitingHandler | Phase::WaitingMiddleware(_) => {
                 let next = self.resume();
                 if !matches!(self.phase, Phase::Replying) {
-                    log::error!("a deferred step woke the response before it had an answer ({next:?})");
-                    let reply = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", None);
+                    log::error!(
+                        "a deferred step woke the response before it had an answer ({next:?})"
+                    );
+                    let reply = error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        None,
+                    );
                     self.reply = Some(reply);
                 }
             }
@@ -391,7 +427,10 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
             };
         }
         match (&self.phase, error) {
-            (Phase::ReadingBody | Phase::WaitingHandler | Phase::WaitingMiddleware(_), Error::Timeout) => {
+            (
+                Phase::ReadingBody | Phase::WaitingHandler | Phase::WaitingMiddleware(_),
+                Error::Timeout,
+            ) => {
                 let upto = match self.phase {
                     Phase::WaitingMiddleware(i) => i,
                     _ => self.after_upto,

@@ -95,7 +95,11 @@ impl Response {
             },
             Err(e) => {
                 log::error!("reply did not serialize to JSON: {e}");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "reply could not be serialized", None)
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "reply could not be serialized",
+                    None,
+                )
             }
         }
     }
@@ -186,7 +190,11 @@ impl Response {
     }
 
     /// Sets a raw header field, replacing others of its name.
-    pub fn set_raw_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), InvalidHeader> {
+    pub fn set_raw_header(
+        &mut self,
+        name: &str,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), InvalidHeader> {
         if name.eq_ignore_ascii_case("content-type") {
             let value = std::str::from_utf8(value.as_ref())
                 .map_err(|_| InvalidHeader::new(name, "not UTF-8"))?;
@@ -308,7 +316,11 @@ impl IntoResponse for &'static [u8] {
 impl IntoResponse for StatusCode {
     fn into_response(self) -> Response {
         if self.is_client_error() || self.is_server_error() {
-            return error_response(self, self.reason(), None);
+            let message = match self.reason() {
+                "" => format!("error {}", self.as_u16()),
+                reason => reason.to_ascii_lowercase(),
+            };
+            return error_response(self, &message, None);
         }
         Response::new(self)
     }
@@ -423,7 +435,11 @@ impl IntoResponse for Redirect {
         let mut res = Response::new(self.status);
         if let Err(e) = res.headers_mut().set("location", &self.location) {
             log::error!("redirect location refused: {e}");
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "bad redirect location", None);
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "bad redirect location",
+                None,
+            );
         }
         res
     }

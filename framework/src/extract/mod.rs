@@ -102,13 +102,16 @@ impl RequestParts {
     /// A value that does not decode to UTF-8 comes out lossily.
     pub fn params(&self) -> impl Iterator<Item = (&str, String)> + '_ {
         let path = self.request.path();
-        self.names.iter().zip(self.captures.iter()).map(move |(n, (s, e))| {
-            let raw = path.get(s..e).unwrap_or("");
-            let value = percent_encoding::percent_decode_str(raw)
-                .decode_utf8_lossy()
-                .into_owned();
-            (&**n, value)
-        })
+        self.names
+            .iter()
+            .zip(self.captures.iter())
+            .map(move |(n, (s, e))| {
+                let raw = path.get(s..e).unwrap_or("");
+                let value = percent_encoding::percent_decode_str(raw)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                (&**n, value)
+            })
     }
 
     /// Values middleware attached to this request.
@@ -312,8 +315,11 @@ impl<T: DeserializeOwned> FromRequestParts for Query<T> {
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
         let query = parts.request.query().unwrap_or("");
         serde_urlencoded::from_str(query).map(Query).map_err(|e| {
-            Rejection::new(StatusCode::BAD_REQUEST, format!("invalid query string: {e}"))
-                .with_field("query")
+            Rejection::new(
+                StatusCode::BAD_REQUEST,
+                format!("invalid query string: {e}"),
+            )
+            .with_field("query")
         })
     }
 }
@@ -332,13 +338,23 @@ impl<H: TypedHeader> FromRequestParts for Header<H> {
                 format!("missing header {}", H::NAME),
             )
             .with_field(H::NAME)),
-            Err(e) => Err(Rejection::new(StatusCode::BAD_REQUEST, e.to_string()).with_field(H::NAME)),
+            Err(e) => {
+                Err(Rejection::new(StatusCode::BAD_REQUEST, e.to_string()).with_field(H::NAME))
+            }
         }
     }
 }
 
-/// Shared state given to [`App::state`](crate::App::state).
-pub struct State<T>(pub Arc<T>);
+/// Shared state given to [`App::state`](crate::App::state), used through
+/// `Deref` (`state.field`, `state.method()`).
+pub struct State<T>(Arc<T>);
+
+impl<T> State<T> {
+    /// The shared pointer, to keep or send to another thread.
+    pub fn arc(&self) -> Arc<T> {
+        self.0.clone()
+    }
+}
 
 impl<T> std::ops::Deref for State<T> {
     type Target = T;
@@ -356,7 +372,10 @@ impl<T> Clone for State<T> {
 impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
         parts.app.state::<T>().map(State).ok_or_else(|| {
-            log::error!("no state of type {} was given to the App", std::any::type_name::<T>());
+            log::error!(
+                "no state of type {} was given to the App",
+                std::any::type_name::<T>()
+            );
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "server state missing")
         })
     }
@@ -423,8 +442,11 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
             .with_field("content-type"));
         }
         serde_urlencoded::from_bytes(&body).map(Form).map_err(|e| {
-            Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid form: {e}"))
-                .with_field("body")
+            Rejection::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid form: {e}"),
+            )
+            .with_field("body")
         })
     }
 }

@@ -128,7 +128,11 @@ impl<'de> de::Deserializer<'de> for Params<'_> {
         })
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, PathError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, PathError> {
         if len != self.params.len() {
             return Err(de::Error::custom(format!(
                 "expected {len} parameters, the route has {}",
@@ -189,7 +193,10 @@ struct MapAccess<'a, I> {
 impl<'de, 'a, I: Iterator<Item = &'a (&'a str, String)>> de::MapAccess<'de> for MapAccess<'a, I> {
     type Error = PathError;
 
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, PathError> {
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, PathError> {
         match self.params.next() {
             Some((name, value)) => {
                 self.value = Some(Value { name, value });
@@ -199,7 +206,10 @@ impl<'de, 'a, I: Iterator<Item = &'a (&'a str, String)>> de::MapAccess<'de> for 
         }
     }
 
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, PathError> {
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, PathError> {
         let value = self
             .value
             .take()
@@ -215,7 +225,10 @@ struct SeqAccess<I> {
 impl<'de, 'a, I: Iterator<Item = &'a (&'a str, String)>> de::SeqAccess<'de> for SeqAccess<I> {
     type Error = PathError;
 
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, PathError> {
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, PathError> {
         match self.params.next() {
             Some((name, value)) => seed.deserialize(Value { name, value }).map(Some),
             None => Ok(None),

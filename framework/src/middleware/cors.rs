@@ -118,7 +118,11 @@ impl Middleware for Cors {
                 .headers()
                 .get("access-control-request-headers")
                 .unwrap_or("");
-            let allow_headers = if self.headers == "*" { requested } else { &self.headers };
+            let allow_headers = if self.headers == "*" {
+                requested
+            } else {
+                &self.headers
+            };
             if !allow_headers.is_empty() {
                 let _ = headers.set("access-control-allow-headers", allow_headers);
             }

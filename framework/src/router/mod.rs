@@ -162,7 +162,10 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
     /// The value of the matched pattern.
     pub fn value(&self) -> &'r T {
         // A leaf is only found when it holds a value.
-        self.leaf.value.as_ref().expect("matched leaf holds a value")
+        self.leaf
+            .value
+            .as_ref()
+            .expect("matched leaf holds a value")
     }
 
     /// The pattern that matched, as written.
@@ -221,7 +224,11 @@ mod tests {
     }
 
     /// (path, expected pattern, expected params)
-    type Case = (&'static str, Option<&'static str>, &'static [(&'static str, &'static str)]);
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        &'static [(&'static str, &'static str)],
+    );
 
     #[test]
     fn lookups_follow_the_rules() {
@@ -244,12 +251,24 @@ mod tests {
             ("/users/", Some("/users/"), &[]),
             ("/users/new", Some("/users/new"), &[]),
             ("/users/42", Some("/users/:id"), &[("id", "42")]),
-            ("/users/42/posts", Some("/users/{id:[0-9]+}/posts"), &[("id", "42")]),
+            (
+                "/users/42/posts",
+                Some("/users/{id:[0-9]+}/posts"),
+                &[("id", "42")],
+            ),
             ("/users/abc/posts", None, &[]),
             // A static branch that dead-ends backtracks to the parameter.
-            ("/users/new/settings", Some("/users/:id/settings"), &[("id", "new")]),
+            (
+                "/users/new/settings",
+                Some("/users/:id/settings"),
+                &[("id", "new")],
+            ),
             ("/users/new/settings/x", Some("/users/new/settings/x"), &[]),
-            ("/files/a/b/c.txt", Some("/files/*path"), &[("path", "a/b/c.txt")]),
+            (
+                "/files/a/b/c.txt",
+                Some("/files/*path"),
+                &[("path", "a/b/c.txt")],
+            ),
             ("/files/", Some("/files/*path"), &[("path", "")]),
             ("/en/about", Some("/{lang:en|fr}/about"), &[("lang", "en")]),
             ("/de/about", Some("/:page/about"), &[("page", "de")]),

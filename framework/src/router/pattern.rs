@@ -47,7 +47,11 @@ pub struct PatternError {
 
 impl fmt::Display for PatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid route pattern {:?}: {}", self.pattern, self.reason)
+        write!(
+            f,
+            "invalid route pattern {:?}: {}",
+            self.pattern, self.reason
+        )
     }
 }
 
@@ -89,24 +93,29 @@ pub(crate) fn parse(pattern: &str) -> Result<Vec<Segment>, PatternError> {
             (Some(name), Segment::Param(spec))
         } else if let Some(name) = raw.strip_prefix('*') {
             if !last {
-                return Err(fail(format!("catch-all '*{name}' must be the last segment")));
+                return Err(fail(format!(
+                    "catch-all '*{name}' must be the last segment"
+                )));
             }
             (Some(name), Segment::CatchAll(name.into()))
         } else if let Some(inner) = raw.strip_prefix('{') {
             let Some(inner) = inner.strip_suffix('}') else {
-                return Err(fail(format!("segment {raw:?} opens '{{' without closing it")));
+                return Err(fail(format!(
+                    "segment {raw:?} opens '{{' without closing it"
+                )));
             };
             let (name, constraint) = match inner.split_once(':') {
                 Some((name, re)) => (name, Some(re)),
                 None => (inner, None),
             };
-            let regex = match constraint {
-                Some("") => return Err(fail(format!("parameter '{name}' has an empty regex"))),
-                Some(re) => Some(Regex::new(&format!("^(?:{re})$")).map_err(|e| {
-                    fail(format!("parameter '{name}' has an invalid regex: {e}"))
-                })?),
-                None => None,
-            };
+            let regex =
+                match constraint {
+                    Some("") => return Err(fail(format!("parameter '{name}' has an empty regex"))),
+                    Some(re) => Some(Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+                        fail(format!("parameter '{name}' has an invalid regex: {e}"))
+                    })?),
+                    None => None,
+                };
             let spec = ParamSpec {
                 name: name.into(),
                 source: constraint.map(str::to_owned),

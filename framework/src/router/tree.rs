@@ -85,7 +85,10 @@ impl<T> Node<T> {
         for segment in segments {
             match segment {
                 Segment::Static(text) => {
-                    let i = match node.statics.binary_search_by(|(s, _)| s.as_str().cmp(&text)) {
+                    let i = match node
+                        .statics
+                        .binary_search_by(|(s, _)| s.as_str().cmp(&text))
+                    {
                         Ok(i) => i,
                         Err(i) => {
                             node.statics.insert(i, (text, Node::default()));
