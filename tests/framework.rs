@@ -576,6 +576,27 @@ fn shipped_middleware() {
     assert_eq!(stranger.header("access-control-allow-origin"), None);
 
     assert_eq!(c.get("/never").status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // CORS on a nested scope also answers the automatic OPTIONS of its paths.
+    let api = App::new()
+        .wrap(Cors::permissive())
+        .post("/items", || "made");
+    let c = client(App::new().get("/", || "home").nest("/api", api));
+    let preflight = c
+        .request("OPTIONS", "/api/items")
+        .header("origin", "https://anywhere.example")
+        .header("access-control-request-method", "POST")
+        .send();
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    let home = c
+        .request("GET", "/")
+        .header("origin", "https://anywhere.example")
+        .send();
+    assert_eq!(
+        home.header("access-control-allow-origin"),
+        None,
+        "CORS is scoped to /api"
+    );
 }
 
 #[test]

@@ -460,6 +460,15 @@ impl MethodTable {
         Ok(())
     }
 
+    /// The middleware of the path's scope, for answers no route gives
+    /// (405, OPTIONS): the chain of its first route.
+    pub(crate) fn scope_chain(&self) -> Option<Arc<[Arc<dyn Middleware>]>> {
+        self.entries
+            .first()
+            .map(|(_, r)| r.chain.clone())
+            .or_else(|| self.any.as_ref().map(|r| r.chain.clone()))
+    }
+
     pub(crate) fn find(&self, method: Method) -> Found<'_> {
         if let Some(any) = &self.any {
             return Found::Route(any);

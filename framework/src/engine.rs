@@ -291,16 +291,19 @@ fn no_match() -> (Option<Arc<CompiledRoute>>, Captures, Option<Response>) {
 impl<T: AppTransport> Handler<T> for AppHandler<T> {
     fn on_request(&mut self, request: Request) -> Next {
         let started = Instant::now();
+        let mut scope = None;
         let (route, captures, fixed) = match self.app.router.at(request.path()) {
             Some(found) => match found.value().find(request.method()) {
                 Found::Route(route) => (Some(route.clone()), found.captures(), None),
                 Found::NotAllowed => {
+                    scope = found.value().scope_chain();
                     let reply =
                         error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
                             .with_header("allow", &found.value().allow);
                     (None, Captures::default(), Some(reply))
                 }
                 Found::Options => {
+                    scope = found.value().scope_chain();
                     let reply = Response::new(StatusCode::NO_CONTENT)
                         .with_header("allow", &found.value().allow);
                     (None, Captures::default(), Some(reply))
@@ -312,7 +315,7 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
             .as_ref()
             .map(|r| r.names.clone())
             .unwrap_or_else(|| Arc::from(Vec::new()));
-        self.chain = route.as_ref().map(|r| r.chain.clone());
+        self.chain = route.as_ref().map(|r| r.chain.clone()).or(scope);
         self.route = route;
         self.fixed = fixed;
         self.parts = Some(RequestParts {

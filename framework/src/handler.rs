@@ -13,6 +13,11 @@ use crate::reply::{IntoResponse, Response};
 ///
 /// The `Args` parameter only tells the implementations apart; it is
 /// inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler function",
+    note = "a handler takes up to 9 extractors and returns `impl IntoResponse`; only its last argument may read the body (`Json`, `Form`, `String`, `Vec<u8>`)",
+    note = "a closure or function that captures state must be `Clone + Send + Sync + 'static`"
+)]
 pub trait HandlerFn<Args>: Clone + Send + Sync + 'static {
     /// Whether the body must be read before the call.
     const NEEDS_BODY: bool;
