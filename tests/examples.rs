@@ -28,6 +28,15 @@ fn example_path(name: &str) -> PathBuf {
 }
 
 fn start(name: &str) -> Example {
+    if !example_path(name).exists() {
+        // `cargo test` builds every example first; a filtered run may not.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(built.success(), "could not build example {name}");
+    }
     let mut child = Command::new(example_path(name))
         .env("PORT", "0")
         .env("WORKERS", "2")
@@ -210,4 +219,74 @@ fn echo_delay_timeout_and_not_found() {
         &format!("{base}/delay/abc"),
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
+}
+
+#[test]
+fn framework_tour_over_real_sockets() {
+    assert!(have("curl"), "curl is needed: run the README's test command");
+    let server = start("framework_tour");
+    let base = format!("http://{}", server.addr);
+    let get = |path: &str| {
+        let out = curl(&["-w", "\n%{http_code}", &format!("{base}{path}")]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(get("/users/1"), "{\"id\":1,\"name\":\"admin\"}\n200");
+    assert_eq!(get("/users/999"), "{\"error\":\"not found\"}\n404");
+    assert_eq!(get("/users/abc").lines().last(), Some("400"));
+    assert_eq!(get("/search?q=x&limit=1"), "[\"x result 1\"]\n200");
+    assert_eq!(get("/slow/50"), "answered after 50 ms\n200");
+    assert_eq!(get("/primes/1000"), "{\"below\":1000,\"primes\":168}\n200");
+    assert_eq!(get("/stream/2"), "line 1 of 2\nline 2 of 2\n\n200");
+    // A panicking route answers 500 and the server keeps serving.
+    for _ in 0..4 {
+        assert!(get("/panic").ends_with("500"));
+    }
+    assert_eq!(get("/"), "Hello, World!\n200");
+
+    // JSON in, with curl's Expect: 100-continue on a large body.
+    let big_name = "n".repeat(2000);
+    let body = format!("{{\"name\":\"{big_name}\"}}");
+    let out = curl(&[
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        &body,
+        &format!("{base}/users"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("422"), "{text}");
+    let out = curl(&[
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{\"name\":\"bob\"}",
+        &format!("{base}/users"),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("201"));
+
+    // Bodies over the 1 MiB default limit are refused up front.
+    let mut stream = turnstile_suite::raw::connect(server.addr).unwrap();
+    stream
+        .write_all(b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n")
+        .unwrap();
+    let res = turnstile_suite::raw::ResponseReader::new(stream)
+        .read_response(false)
+        .unwrap();
+    assert_eq!(res.status, 413);
+
+    // Pipelined requests through the framework answer in order.
+    let mut stream = turnstile_suite::raw::connect(server.addr).unwrap();
+    stream
+        .write_all(b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /counter HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reader = turnstile_suite::raw::ResponseReader::new(stream);
+    assert!(reader.read_response(false).unwrap().text().contains("admin"));
+    assert!(reader.read_response(false).unwrap().text().parse::<u64>().is_ok());
+    assert_eq!(reader.read_response(false).unwrap().text(), "Hello, World!");
 }
