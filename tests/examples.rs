@@ -223,7 +223,10 @@ fn echo_delay_timeout_and_not_found() {
 
 #[test]
 fn framework_tour_over_real_sockets() {
-    assert!(have("curl"), "curl is needed: run the README's test command");
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
     let server = start("framework_tour");
     let base = format!("http://{}", server.addr);
     let get = |path: &str| {
@@ -286,7 +289,16 @@ fn framework_tour_over_real_sockets() {
         .write_all(b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /counter HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut reader = turnstile_suite::raw::ResponseReader::new(stream);
-    assert!(reader.read_response(false).unwrap().text().contains("admin"));
-    assert!(reader.read_response(false).unwrap().text().parse::<u64>().is_ok());
+    assert!(reader
+        .read_response(false)
+        .unwrap()
+        .text()
+        .contains("admin"));
+    assert!(reader
+        .read_response(false)
+        .unwrap()
+        .text()
+        .parse::<u64>()
+        .is_ok());
     assert_eq!(reader.read_response(false).unwrap().text(), "Hello, World!");
 }

@@ -37,7 +37,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
-/// Routes are checked when the app is built ([`App::build`], [`App::serve`]):
+/// Routes are checked when the app is built ([`App::into_factory`],
+/// [`App::serve`]):
 /// an invalid pattern, two patterns that clash, or the same method twice on
 /// one path is an error naming the routes, never a panic later.
 pub struct App {
@@ -243,8 +244,9 @@ impl App {
         self
     }
 
-    /// Compiles the route table and middleware chains.
-    pub fn build(self) -> Result<AppFactory, BuildError> {
+    /// Compiles the route table and middleware chains into the handler
+    /// factory a core [`Server`] runs.
+    pub fn into_factory(self) -> Result<AppFactory, BuildError> {
         let pool = Arc::new(BlockingPool::new(
             self.blocking_threads,
             self.blocking_queue,
@@ -342,7 +344,7 @@ impl App {
     /// Builds the app and serves it on a configured core [`Server`].
     pub fn serve_on(self, server: Server) -> io::Result<ServerHandle> {
         let factory = self
-            .build()
+            .into_factory()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         server.serve(factory)
     }

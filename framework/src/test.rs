@@ -35,7 +35,7 @@ impl TestClient {
     /// Builds `app` for testing.
     pub fn new(app: App) -> Result<TestClient, BuildError> {
         Ok(TestClient {
-            factory: app.build()?,
+            factory: app.into_factory()?,
         })
     }
 

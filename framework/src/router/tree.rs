@@ -192,11 +192,8 @@ impl<T> Node<T> {
             None => (rest, None),
         };
         let decoded = decode_segment(segment)?;
-        if let Ok(i) = self
-            .statics
-            .binary_search_by(|(s, _)| s.as_str().cmp(&decoded))
-        {
-            if let Some(leaf) = self.statics[i].1.find_from(path, tail, captures) {
+        if let Some(child) = self.static_child(&decoded) {
+            if let Some(leaf) = child.find_from(path, tail, captures) {
                 return Some(leaf);
             }
         }
@@ -216,6 +213,25 @@ impl<T> Node<T> {
             }
         }
         None
+    }
+}
+
+impl<T> Node<T> {
+    /// The static child named `segment`. Lengths are compared first, which
+    /// rejects most candidates without touching their bytes; wide nodes use
+    /// binary search.
+    fn static_child(&self, segment: &str) -> Option<&Node<T>> {
+        if self.statics.len() <= 48 {
+            self.statics
+                .iter()
+                .find(|(s, _)| s.len() == segment.len() && s == segment)
+                .map(|(_, child)| child)
+        } else {
+            self.statics
+                .binary_search_by(|(s, _)| s.as_str().cmp(segment))
+                .ok()
+                .map(|i| &self.statics[i].1)
+        }
     }
 }
 

@@ -1,0 +1,119 @@
+//! Route lookup on the GitHub REST API's route table (`github_routes.txt`,
+//! 152 patterns), Turnstile's router next to `matchit`, measured in the
+//! same run with the rounds interleaved so machine noise hits both.
+//!
+//! ```text
+//! cargo bench --bench routes
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const ROUTES: &str = include_str!("github_routes.txt");
+const ROUNDS: usize = 7;
+const LOOKUPS_PER_ROUND: usize = 2_000_000;
+
+/// A concrete path for a pattern: every parameter gets a plausible value.
+fn sample_path(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            if let Some(name) = segment.strip_prefix(':') {
+                match name {
+                    "owner" | "user" | "org" => "rust-lang".to_owned(),
+                    "repo" => "rust".to_owned(),
+                    "number" | "id" => "1234".to_owned(),
+                    _ => format!("{name}-value"),
+                }
+            } else if segment.starts_with('*') {
+                "src/lib/mod.rs".to_owned()
+            } else {
+                segment.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `:name` → `{name}`, `*rest` → `{*rest}`: matchit's syntax.
+fn matchit_pattern(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            if let Some(name) = segment.strip_prefix(':') {
+                format!("{{{name}}}")
+            } else if let Some(name) = segment.strip_prefix('*') {
+                format!("{{*{name}}}")
+            } else {
+                segment.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn per_lookup(elapsed: Duration, lookups: usize) -> f64 {
+    elapsed.as_nanos() as f64 / lookups as f64
+}
+
+fn main() {
+    let mut patterns: Vec<&str> = ROUTES
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .collect();
+    patterns.sort();
+    patterns.dedup();
+
+    let mut ours = turnstile::router::Router::new();
+    let mut theirs = matchit::Router::new();
+    for (i, pattern) in patterns.iter().enumerate() {
+        ours.insert(pattern, i)
+            .expect("turnstile accepts the table");
+        theirs
+            .insert(matchit_pattern(pattern), i)
+            .expect("matchit accepts the table");
+    }
+    let paths: Vec<String> = patterns.iter().map(|p| sample_path(p)).collect();
+    for (i, path) in paths.iter().enumerate() {
+        let a = *ours.at(path).expect("turnstile finds every path").value();
+        let b = *theirs.at(path).expect("matchit finds every path").value;
+        assert_eq!(a, b, "both routers agree on {path}");
+        assert_eq!(a, i, "{path} finds its own pattern");
+    }
+
+    let mut best_ours = f64::MAX;
+    let mut best_theirs = f64::MAX;
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let mut found = 0usize;
+        for i in 0..LOOKUPS_PER_ROUND {
+            let path = &paths[i % paths.len()];
+            if let Some(m) = ours.at(black_box(path)) {
+                found += *m.value();
+            }
+        }
+        black_box(found);
+        best_ours = best_ours.min(per_lookup(started.elapsed(), LOOKUPS_PER_ROUND));
+
+        let started = Instant::now();
+        let mut found = 0usize;
+        for i in 0..LOOKUPS_PER_ROUND {
+            let path = &paths[i % paths.len()];
+            if let Ok(m) = theirs.at(black_box(path)) {
+                found += *m.value;
+            }
+        }
+        black_box(found);
+        best_theirs = best_theirs.min(per_lookup(started.elapsed(), LOOKUPS_PER_ROUND));
+    }
+    println!(
+        "route lookup, GitHub API ({} patterns, best of {ROUNDS} rounds of {LOOKUPS_PER_ROUND})",
+        patterns.len()
+    );
+    println!("  turnstile  {best_ours:7.1} ns/lookup");
+    println!("  matchit    {best_theirs:7.1} ns/lookup");
+    println!(
+        "  ratio      {:7.2}x matchit's time",
+        best_ours / best_theirs
+    );
+}
