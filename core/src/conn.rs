@@ -617,20 +617,12 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 // connection cannot be trusted with another request.
                 ex.keep_alive = false;
             }
-            let outcome = encode::write_head(
-                self.write_buf.vec(),
+            ex.write_head(
+                &mut self.write_buf,
                 &self.response,
-                &HeadContext {
-                    head_request: ex.head_request,
-                    request_version: ex.version,
-                    keep_alive: ex.keep_alive && !cx.shutting_down,
-                    no_body: next.interest == Interest::End,
-                    date: cx.date.bytes(),
-                    server: cx.config.server_name.as_deref(),
-                },
+                next.interest == Interest::End,
+                cx,
             );
-            ex.encoder = Some(outcome.encoder);
-            ex.keep_alive = outcome.keep_alive;
             ex.next = next;
             self.since = cx.now;
             return Ok(true);
@@ -701,20 +693,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
                 _ => {}
             }
-            let outcome = encode::write_head(
-                self.write_buf.vec(),
-                &self.response,
-                &HeadContext {
-                    head_request: ex.head_request,
-                    request_version: ex.version,
-                    keep_alive: ex.keep_alive && !cx.shutting_down,
-                    no_body: true,
-                    date: cx.date.bytes(),
-                    server: cx.config.server_name.as_deref(),
-                },
-            );
-            ex.encoder = Some(outcome.encoder);
-            ex.keep_alive = outcome.keep_alive;
+            ex.write_head(&mut self.write_buf, &self.response, true, cx);
         }
         let mut keep_alive = ex.keep_alive && !cx.shutting_down;
         if let Some(encoder) = &mut ex.encoder {
@@ -823,6 +802,27 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 self.write_buf.give_storage(storage);
             }
         }
+    }
+}
+
+impl<H> Exchange<H> {
+    /// Serializes the response head, which fixes the body's framing and
+    /// whether the connection stays open.
+    fn write_head(&mut self, buf: &mut WriteBuf, response: &Response, no_body: bool, cx: &Context) {
+        let outcome = encode::write_head(
+            buf.vec(),
+            response,
+            &HeadContext {
+                head_request: self.head_request,
+                request_version: self.version,
+                keep_alive: self.keep_alive && !cx.shutting_down,
+                no_body,
+                date: cx.date.bytes(),
+                server: cx.config.server_name.as_deref(),
+            },
+        );
+        self.encoder = Some(outcome.encoder);
+        self.keep_alive = outcome.keep_alive;
     }
 }
 

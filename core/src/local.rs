@@ -31,7 +31,6 @@ use mio::{Events, Poll, Token};
 
 use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
-use crate::h1::date::DateCache;
 use crate::server::worker::Context;
 use crate::server::Config;
 use crate::{HandlerFactory, Transport};
@@ -135,15 +134,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
             )),
             output: Vec::new(),
             factory,
-            cx: Context {
-                config: Arc::new(Config::default()),
-                now,
-                date: DateCache::new(now),
-                read_pool: Vec::new(),
-                write_pool: Vec::new(),
-                next_exchange: 0,
-                shutting_down: false,
-            },
+            cx: Context::new(Arc::new(Config::default()), now),
             poll,
             events: Events::with_capacity(8),
             shared,

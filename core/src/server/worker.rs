@@ -35,6 +35,20 @@ pub(crate) struct Context {
     pub(crate) shutting_down: bool,
 }
 
+impl Context {
+    pub(crate) fn new(config: Arc<Config>, now: Instant) -> Context {
+        Context {
+            config,
+            now,
+            date: DateCache::new(now),
+            read_pool: Vec::new(),
+            write_pool: Vec::new(),
+            next_exchange: 0,
+            shutting_down: false,
+        }
+    }
+}
+
 pub(crate) struct Worker<F: HandlerFactory<TcpStream>> {
     poll: Poll,
     listener: Option<TcpListener>,
@@ -102,15 +116,7 @@ impl<F: HandlerFactory<TcpStream>> WorkerSetup<F> {
             listener: Some(self.listener),
             conns: Slab::with_capacity(256.min(self.max_connections)),
             factory: self.factory,
-            cx: Context {
-                config: self.config,
-                now,
-                date: DateCache::new(now),
-                read_pool: Vec::new(),
-                write_pool: Vec::new(),
-                next_exchange: 0,
-                shutting_down: false,
-            },
+            cx: Context::new(self.config, now),
             timers: Timers::default(),
             shared: self.shared,
             stop: self.stop,
