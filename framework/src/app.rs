@@ -236,6 +236,11 @@ impl App {
         self
     }
 
+    /// Adds the routes of `routes![...]` (functions with route attributes).
+    pub fn mount(self, routes: crate::macros::Routes) -> App {
+        routes.mount_all(self)
+    }
+
     /// Mounts `app` under `prefix`: its routes, state and middleware (which
     /// wraps only its own routes, inside this app's).
     pub fn nest(mut self, prefix: &str, app: App) -> App {

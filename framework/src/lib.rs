@@ -57,6 +57,8 @@
 //! - [`middleware`]: the [`Middleware`](middleware::Middleware) trait and
 //!   `Logger`, `RequestIdMiddleware`, `Cors`, `Timeout`.
 //! - [`test`]: [`TestClient`](test::TestClient), requests without a socket.
+//! - [`macros`]: `#[get("/p")]` and friends, `routes![]`, checked at
+//!   compile time.
 //!
 //! A panic in a handler or middleware answers `500` for that request only;
 //! the worker goes on serving.
@@ -68,6 +70,7 @@ mod defer;
 mod engine;
 pub mod extract;
 mod handler;
+pub mod macros;
 pub mod middleware;
 pub mod reply;
 pub mod router;
@@ -81,6 +84,7 @@ pub use engine::AppHandler;
 pub use handler::HandlerFn;
 pub use reply::{Html, IntoResponse, Json, Redirect, Response};
 pub use turnstile_core::{header, Method, StatusCode};
+pub use turnstile_macros::{delete, get, head, options, patch, post, put, route, routes};
 
 /// The engine underneath, for raw routes and server settings.
 pub use turnstile_core as core;

@@ -1,0 +1,8 @@
+use turnstile::get;
+
+#[get("users/:id")]
+fn user() -> &'static str {
+    "no leading slash"
+}
+
+fn main() {}
