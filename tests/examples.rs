@@ -302,3 +302,43 @@ fn framework_tour_over_real_sockets() {
         .is_ok());
     assert_eq!(reader.read_response(false).unwrap().text(), "Hello, World!");
 }
+
+#[test]
+fn macros_example_serves_its_api() {
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
+    let server = start("macros");
+    let base = format!("http://{}", server.addr);
+    let run = |args: &[&str]| {
+        let mut all = vec!["-w", "\n%{http_code}"];
+        all.extend_from_slice(args);
+        String::from_utf8_lossy(&curl(&all).stdout).into_owned()
+    };
+    let notes = format!("{base}/notes");
+    let created = run(&[
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{\"text\":\"buy milk\"}",
+        &notes,
+    ]);
+    assert_eq!(created, "{\"id\":1,\"text\":\"buy milk\"}\n201");
+    assert_eq!(run(&[&notes]), "[{\"id\":1,\"text\":\"buy milk\"}]\n200");
+    assert_eq!(
+        run(&[&format!("{base}/notes/1")]),
+        "{\"id\":1,\"text\":\"buy milk\"}\n200"
+    );
+    assert!(run(&[&format!("{base}/notes/abc")]).ends_with("404"));
+    let empty = run(&[
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{\"text\":\" \"}",
+        &notes,
+    ]);
+    assert!(empty.ends_with("422"), "{empty}");
+    assert!(run(&["-X", "DELETE", &format!("{base}/notes/1")]).ends_with("204"));
+    assert!(run(&["-X", "DELETE", &format!("{base}/notes/1")]).ends_with("404"));
+}
