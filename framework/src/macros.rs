@@ -24,6 +24,26 @@
 //!
 //! Everything the attributes do is possible by hand: `#[get("/p")] fn f`
 //! mounts as `app.route_with(&[Method::Get], "/p", f, settings)`.
+//!
+//! `routes![]` with [`App::mount`] is the one way to mount them: an
+//! `app!`-style macro would hide the builder (state, middleware, nesting)
+//! without being able to check anything more.
+//!
+//! ## Compile-time checks
+//!
+//! | mistake | where the error points |
+//! |---|---|
+//! | path syntax (`"users"`, `"/a//b"`, `"/{id"`, `"/*rest/x"`) | the path literal |
+//! | invalid regex in `{name:re}` | the path literal |
+//! | a parameter named twice | the path literal |
+//! | `Path<(A, B)>` or `Path<u64>` not fitting the pattern's parameters | the `Path` type |
+//! | a method other than the nine standard ones in `#[route]` | the method |
+//! | an unknown setting (`body_limt = ..`) | the setting |
+//! | two routes in one `routes![]` with a common method and equivalent patterns | the later route |
+//!
+//! Conflicts the compiler cannot see (across several `routes![]`, or two
+//! names for one parameter position) are still refused when the app is
+//! built, naming both routes.
 
 use crate::App;
 
