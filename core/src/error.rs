@@ -4,6 +4,7 @@ use std::{fmt, io};
 
 /// Why the engine interrupted a handler.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The timeout of the last [`Next`](crate::Next) expired before anything
     /// happened.
@@ -13,6 +14,9 @@ pub enum Error {
     BadBody(&'static str),
     /// The peer closed or reset the connection before the exchange finished.
     Closed,
+    /// A response the client could not accept (a malformed status line,
+    /// both Content-Length and Transfer-Encoding, an oversized head, ...).
+    BadResponse(&'static str),
     /// The transport failed.
     Io(io::Error),
 }
@@ -23,6 +27,7 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::BadBody(why) => write!(f, "malformed request body: {why}"),
             Error::Closed => f.write_str("connection closed by peer"),
+            Error::BadResponse(why) => write!(f, "malformed response: {why}"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
         }
     }

@@ -44,6 +44,8 @@
 //!   the [`ServerHandle`] for the bound address, shutdown and join.
 //! - `conn`: the per-connection state machine, every transition in one
 //!   place.
+//! - [`client`]: the client mirror of the server, with its own loop,
+//!   keep-alive pool and resolver.
 //! - [`h1`]: heads and bodies on the wire ([`Decoder`], [`Encoder`]).
 //! - [`header`]: [`Headers`](header::Headers), the [`Header`](header::Header)
 //!   trait and the common typed headers.
@@ -55,6 +57,7 @@
 #![deny(missing_docs)]
 
 mod buffer;
+pub mod client;
 mod conn;
 pub mod control;
 mod error;

@@ -9,6 +9,7 @@ pub(crate) mod date;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod parse;
+pub(crate) mod response;
 
 pub use decode::Decoder;
 pub use encode::Encoder;
