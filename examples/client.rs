@@ -23,7 +23,9 @@ struct Fetch {
 
 impl Handler for Fetch {
     fn on_request(&mut self, request: &mut RequestHead) -> Next {
-        let _ = request.headers_mut().set("user-agent", "turnstile-client-example");
+        let _ = request
+            .headers_mut()
+            .set("user-agent", "turnstile-client-example");
         Next::end()
     }
 

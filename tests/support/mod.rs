@@ -44,6 +44,13 @@ impl Handler for Probe {
                 self.route = "hello";
                 self.text(StatusCode::OK, "Hello, World!")
             }
+            (Method::Get | Method::Head, "/big-chunked") => {
+                // Pieces that leave the write buffer a few bytes short of
+                // full, where chunk framing must still fit.
+                self.route = "big-chunked";
+                self.body = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+                Next::write()
+            }
             (Method::Get | Method::Head, "/chunked") => {
                 self.route = "chunked";
                 self.chunks = vec![b"abc", b"def"];
@@ -112,7 +119,7 @@ impl Handler for Probe {
         if let Some(t) = &self.trailer {
             response.headers_mut().set("x-got-trailer", t).unwrap();
         }
-        if self.route == "chunked" {
+        if self.route == "chunked" || self.route == "big-chunked" {
             return Next::write();
         }
         if self.route == "wait" {
@@ -142,8 +149,14 @@ impl Handler for Probe {
             }
             return Next::end();
         }
+        let piece = if self.route == "big-chunked" {
+            7000
+        } else {
+            usize::MAX
+        };
         while self.written < self.body.len() {
-            match encoder.write(&self.body[self.written..]) {
+            let end = self.body.len().min(self.written.saturating_add(piece));
+            match encoder.write(&self.body[self.written..end]) {
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
                 Err(_) => return Next::remove(),

@@ -333,7 +333,9 @@ impl ClientConn {
                         Err(e) => return Err(e),
                     }
                     let _ = self.transport.set_nodelay(true);
-                    let job = job.take().ok_or_else(|| io::Error::other("connection without a job"))?;
+                    let job = job
+                        .take()
+                        .ok_or_else(|| io::Error::other("connection without a job"))?;
                     self.assign(job, now);
                     true
                 }
@@ -375,7 +377,10 @@ impl ClientConn {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if self.writable && !self.write_buf.is_empty() && !self.write_buf.flush_to(&mut self.transport)? {
+        if self.writable
+            && !self.write_buf.is_empty()
+            && !self.write_buf.flush_to(&mut self.transport)?
+        {
             self.writable = false;
         }
         Ok(())
@@ -386,7 +391,10 @@ impl ClientConn {
             return Ok(false);
         }
         let limit = config.max_head_bytes + 1;
-        match self.read_buf.read_from(&mut self.transport, 8192, limit.max(8192)) {
+        match self
+            .read_buf
+            .read_from(&mut self.transport, 8192, limit.max(8192))
+        {
             Ok((0, _)) => {
                 self.peer_eof = true;
                 Ok(true)
@@ -424,7 +432,12 @@ impl ClientConn {
                 }
                 let with_body = matches!(next.interest, Interest::Write | Interest::ReadWrite);
                 ex.with_body = with_body;
-                ex.encoder = write_request_head(self.write_buf.vec(), &ex.job.head, &ex.job.authority, with_body);
+                ex.encoder = write_request_head(
+                    self.write_buf.vec(),
+                    &ex.job.head,
+                    &ex.job.authority,
+                    with_body,
+                );
                 let expects = with_body
                     && ex
                         .job
@@ -448,7 +461,9 @@ impl ClientConn {
             Phase::Sending => {
                 if ex.next.interest == Interest::End {
                     if let Err(missing) = ex.encoder.finish(self.write_buf.vec()) {
-                        log::error!("request body ended {missing} bytes short of its Content-Length");
+                        log::error!(
+                            "request body ended {missing} bytes short of its Content-Length"
+                        );
                         ex.keep_alive = false;
                         ex.next = Next::remove();
                         return Ok(true);
@@ -531,7 +546,12 @@ impl ClientConn {
     }
 
     /// Reads and handles a response head (skipping interim ones).
-    fn read_head(&mut self, config: &ClientConfig, now: Instant, awaiting_continue: bool) -> io::Result<bool> {
+    fn read_head(
+        &mut self,
+        config: &ClientConfig,
+        now: Instant,
+        awaiting_continue: bool,
+    ) -> io::Result<bool> {
         loop {
             let State::Active(ex) = &mut self.state else {
                 return Ok(false);
@@ -539,7 +559,12 @@ impl ClientConn {
             if !self.read_buf.is_empty() {
                 ex.answered = true;
                 let head_request = ex.job.head.method == Method::Head;
-                match parse_response(self.read_buf.bytes(), config.max_head_bytes, config.max_headers, head_request) {
+                match parse_response(
+                    self.read_buf.bytes(),
+                    config.max_head_bytes,
+                    config.max_headers,
+                    head_request,
+                ) {
                     Ok(Some(parsed)) => {
                         self.read_buf.consume(parsed.len);
                         let status = parsed.head.status;
@@ -579,7 +604,11 @@ impl ClientConn {
                         ex.decoder = BodyDecoder::Done;
                         let next = guard(|| ex.job.handler.on_error(Error::BadResponse(why)));
                         ex.end_reported = true;
-                        ex.next = if next.interest == Interest::Remove { next } else { Next::end() };
+                        ex.next = if next.interest == Interest::Remove {
+                            next
+                        } else {
+                            Next::end()
+                        };
                         return Ok(true);
                     }
                 }
@@ -601,7 +630,11 @@ impl ClientConn {
                     Error::BadResponse("response head cut short")
                 };
                 let next = guard(|| ex.job.handler.on_error(why));
-                ex.next = if next.interest == Interest::Remove { next } else { Next::end() };
+                ex.next = if next.interest == Interest::Remove {
+                    next
+                } else {
+                    Next::end()
+                };
                 return Ok(true);
             }
             if !self.fill(config)? {
@@ -621,7 +654,8 @@ impl ClientConn {
             self.read_buf.consume(used);
             ex.decoder.is_done()
         };
-        let reusable = ex.keep_alive && body_complete && ex.body_error.is_none() && self.read_buf.is_empty();
+        let reusable =
+            ex.keep_alive && body_complete && ex.body_error.is_none() && self.read_buf.is_empty();
         guard(|| {
             ex.job.handler.on_done(Outcome::Completed);
             Next::end()
@@ -640,8 +674,12 @@ impl ClientConn {
                 if let Phase::AwaitingContinue { until } = ex.phase {
                     return Some(until);
                 }
-                let default = match ex.next.interest {
-                    Interest::Wait | Interest::End | Interest::Remove | Interest::Panicked => None,
+                let default = match (ex.phase, ex.next.interest) {
+                    // Waiting for the server's answer.
+                    (Phase::AwaitingHead, _) => Some(config.read_timeout),
+                    (_, Interest::Wait | Interest::End | Interest::Remove | Interest::Panicked) => {
+                        None
+                    }
                     _ => Some(config.read_timeout),
                 };
                 ex.next.timeout.or(default).map(|t| self.since + t)
@@ -659,7 +697,12 @@ impl ClientConn {
 }
 
 /// Writes the request head; returns how the body will be framed.
-fn write_request_head(out: &mut Vec<u8>, head: &RequestHead, authority: &str, with_body: bool) -> BodyEncoder {
+fn write_request_head(
+    out: &mut Vec<u8>,
+    head: &RequestHead,
+    authority: &str,
+    with_body: bool,
+) -> BodyEncoder {
     let _ = write!(out, "{} {} HTTP/1.1\r\n", head.method.as_str(), head.target);
     let mut length = None;
     let mut chunked = false;

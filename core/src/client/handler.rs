@@ -126,7 +126,8 @@ impl RequestHead {
 
     /// Sets `Content-Length` (otherwise a body is sent chunked).
     pub fn set_content_length(&mut self, length: u64) {
-        self.headers.set_typed(&crate::header::ContentLength(length));
+        self.headers
+            .set_typed(&crate::header::ContentLength(length));
     }
 }
 

@@ -311,11 +311,13 @@ impl<H: Handler, F: FnOnce(Control) -> H + Send> Handler for Deferred<H, F> {
 
 fn resolve_loop(jobs: mpsc::Receiver<(Job, String, u16)>, inner: std::sync::Weak<Inner>) {
     while let Ok((job, host, port)) = jobs.recv() {
-        let result = (host.as_str(), port).to_socket_addrs().and_then(|mut addrs| {
-            addrs
-                .next()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))
-        });
+        let result = (host.as_str(), port)
+            .to_socket_addrs()
+            .and_then(|mut addrs| {
+                addrs.next().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"))
+                })
+            });
         let Some(inner) = inner.upgrade() else {
             return;
         };
@@ -348,10 +350,9 @@ impl ClientLoop {
         let mut events = Events::with_capacity(256);
         let mut commands = Vec::new();
         loop {
-            let timeout = self
-                .timers
-                .next_deadline()
-                .map(|at| at.saturating_duration_since(Instant::now()) + Duration::from_micros(999));
+            let timeout = self.timers.next_deadline().map(|at| {
+                at.saturating_duration_since(Instant::now()) + Duration::from_micros(999)
+            });
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("client poll failed: {e}");
@@ -372,7 +373,11 @@ impl ClientLoop {
                             self.after_turn(slot, flow, now);
                             continue;
                         }
-                        conn.on_event(event.is_readable(), event.is_writable(), event.is_read_closed());
+                        conn.on_event(
+                            event.is_readable(),
+                            event.is_writable(),
+                            event.is_read_closed(),
+                        );
                         self.drive(slot, now);
                     }
                 }
@@ -381,7 +386,10 @@ impl ClientLoop {
                 let Some(inner) = self.commands.upgrade() else {
                     break; // every Client handle is gone
                 };
-                std::mem::swap(&mut commands, &mut *inner.commands.lock().unwrap_or_else(|e| e.into_inner()));
+                std::mem::swap(
+                    &mut commands,
+                    &mut *inner.commands.lock().unwrap_or_else(|e| e.into_inner()),
+                );
                 drop(inner);
                 for command in commands.drain(..) {
                     match command {
@@ -417,7 +425,9 @@ impl ClientLoop {
                         let flow = conn.on_timeout(&self.config, now);
                         self.after_turn(slot, flow, now);
                     }
-                    deadline => self.timers.schedule(slot, id, deadline, &mut conn.scheduled),
+                    deadline => self
+                        .timers
+                        .schedule(slot, id, deadline, &mut conn.scheduled),
                 }
             }
         }
@@ -433,7 +443,8 @@ impl ClientLoop {
             shared: self.shared.clone(),
         });
         // An exchange id no connection will ever serve: `ready` says Gone.
-        job.handler.bind_control(Control::new(detached, usize::MAX, u64::MAX));
+        job.handler
+            .bind_control(Control::new(detached, usize::MAX, u64::MAX));
         let _ = job.handler.on_error(error);
         job.handler.on_done(crate::Outcome::Aborted);
     }
@@ -482,11 +493,11 @@ impl ClientLoop {
         };
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(slot), Interest::READABLE | Interest::WRITABLE)
-        {
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             return self.fail_job(job, Error::Io(e));
         }
         self.next_conn_id += 1;
@@ -498,8 +509,17 @@ impl ClientLoop {
         });
         job.handler
             .bind_control(Control::new(shared.clone(), slot, job.exchange));
-        let mut conn = ClientConn::connecting(stream, self.next_conn_id, slot, shared, job, &self.config, now);
-        self.timers.schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
+        let mut conn = ClientConn::connecting(
+            stream,
+            self.next_conn_id,
+            slot,
+            shared,
+            job,
+            &self.config,
+            now,
+        );
+        self.timers
+            .schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
         entry.insert(conn);
     }
 
@@ -515,7 +535,8 @@ impl ClientLoop {
         match flow {
             Flow::Keep => {
                 if let Some(conn) = self.conns.get_mut(slot) {
-                    self.timers.schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
+                    self.timers
+                        .schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
                 }
             }
             Flow::Idle => {
@@ -531,7 +552,8 @@ impl ClientLoop {
                     list.push(slot);
                     conn.rest(now, &self.config);
                 }
-                self.timers.schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
+                self.timers
+                    .schedule(slot, conn.id, conn.deadline, &mut conn.scheduled);
             }
             Flow::Retry => self.retry(slot, now),
             Flow::Close => self.close(slot),
@@ -548,7 +570,10 @@ impl ClientLoop {
         self.forget_idle(&conn.authority, slot);
         match conn.take_job() {
             Some(job) if job.attempts < 2 => {
-                log::debug!("retrying a request on a fresh connection to {}", job.authority);
+                log::debug!(
+                    "retrying a request on a fresh connection to {}",
+                    job.authority
+                );
                 self.start_fresh(job, now);
             }
             Some(job) => self.fail_job(job, Error::Closed),
@@ -573,4 +598,3 @@ impl ClientLoop {
         }
     }
 }
-

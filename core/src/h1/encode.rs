@@ -194,6 +194,9 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
     }
 }
 
+/// Bytes a chunk's size line and CRLF may take.
+const FRAMING_ROOM: usize = 32;
+
 /// `100 Continue`, sent before reading a body the client is holding back.
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -243,7 +246,7 @@ impl BodyEncoder {
             }
             BodyEncoder::Chunked => {
                 // An empty chunk would end the body.
-                let n = data.len().min(room.saturating_sub(20));
+                let n = data.len().min(room.saturating_sub(FRAMING_ROOM));
                 if n == 0 {
                     return Ok(0);
                 }
@@ -322,9 +325,11 @@ impl<T: Transport> io::Write for Encoder<'_, T> {
         if data.is_empty() || *self.body == BodyEncoder::Discard {
             return Ok(data.len());
         }
-        if self.buf.len() >= self.high_water {
+        // Room for a chunk's framing too, so a write never fails for lack
+        // of space the socket could have made.
+        if self.buf.len() + FRAMING_ROOM >= self.high_water {
             self.flush_buffer()?;
-            if self.buf.len() >= self.high_water {
+            if self.buf.len() + FRAMING_ROOM >= self.high_water {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
         }

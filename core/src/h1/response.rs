@@ -39,7 +39,12 @@ pub(crate) fn parse_response(
 ) -> Result<Option<ParsedResponse>, &'static str> {
     if max_headers <= STACK_HEADERS {
         let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
-        parse_with(buf, max_head_bytes, head_request, &mut headers[..max_headers])
+        parse_with(
+            buf,
+            max_head_bytes,
+            head_request,
+            &mut headers[..max_headers],
+        )
     } else {
         let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
         parse_with(buf, max_head_bytes, head_request, &mut headers)
@@ -62,7 +67,9 @@ fn parse_with<'b>(
             return Ok(None);
         }
         Err(httparse::Error::TooManyHeaders) => return Err("too many response header fields"),
-        Err(httparse::Error::Status | httparse::Error::Version) => return Err("malformed status line"),
+        Err(httparse::Error::Status | httparse::Error::Version) => {
+            return Err("malformed status line")
+        }
         Err(_) => return Err("malformed response head"),
     };
     if len > max_head_bytes {
@@ -148,19 +155,39 @@ mod tests {
 
     #[test]
     fn framing_decisions() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap().unwrap();
-        assert_eq!((r.framing, r.keep_alive, r.len), (ResponseFraming::Length(5), true, 38));
-        let r = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap().unwrap();
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.framing, r.keep_alive, r.len),
+            (ResponseFraming::Length(5), true, 38)
+        );
+        let r = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(r.framing, ResponseFraming::Chunked);
         let r = parse(b"HTTP/1.1 200 OK\r\n\r\n").unwrap().unwrap();
         assert_eq!((r.framing, r.keep_alive), (ResponseFraming::Eof, false));
-        let r = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
+        let r = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!r.keep_alive);
-        let r = parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
+        let r = parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(r.keep_alive);
-        let r = parse(b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n").unwrap().unwrap();
+        let r = parse(b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(r.framing, ResponseFraming::None);
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 1024, 10, true).unwrap().unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            1024,
+            10,
+            true,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.framing, ResponseFraming::None);
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
     }
