@@ -46,6 +46,7 @@
 //!   place.
 //! - [`client`]: the client mirror of the server, with its own loop,
 //!   keep-alive pool and resolver.
+//! - [`sync`]: the blocking server and client on top of the engine.
 //! - [`h1`]: heads and bodies on the wire ([`Decoder`], [`Encoder`]).
 //! - [`header`]: [`Headers`](header::Headers), the [`Header`](header::Header)
 //!   trait and the common typed headers.
@@ -70,6 +71,7 @@ mod request;
 mod response;
 pub mod server;
 mod status;
+pub mod sync;
 mod target;
 mod transport;
 mod version;

@@ -510,7 +510,8 @@ impl ClientConn {
                         self.finish();
                         return Ok(true);
                     }
-                    Interest::Read | Interest::ReadWrite => {}
+                    // A late wake-up asking to write means "go on" here.
+                    Interest::Read | Interest::ReadWrite | Interest::Write => {}
                     _ => return Ok(false),
                 }
                 let ready = !ex.end_reported
