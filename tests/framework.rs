@@ -624,3 +624,27 @@ fn panics_answer_500_and_the_app_goes_on() {
     );
     assert_eq!(c.get("/ok").text(), "ok");
 }
+
+#[test]
+fn a_full_blocking_pool_answers_503() {
+    let app = App::new().blocking_pool(1, 1).get("/work", |defer: Defer| {
+        defer.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            "done"
+        })
+    });
+    let c = Arc::new(client(app));
+    let running: Vec<_> = (0..2)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::sleep(Duration::from_millis(30 * i));
+            std::thread::spawn(move || c.get("/work").text())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(60));
+    let refused = c.get("/work");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    for r in running {
+        assert_eq!(r.join().unwrap(), "done");
+    }
+}

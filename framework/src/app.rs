@@ -13,11 +13,11 @@ use turnstile_core::{
     Control, Handler as CoreHandler, HandlerFactory, Method, Server, ServerHandle,
 };
 
-use crate::defer::BlockingPool;
 use crate::engine::AppHandler;
 use crate::handler::{erase, Endpoint, HandlerFn};
 use crate::middleware::Middleware;
 use crate::router::{RouteError, Router};
+use turnstile_core::sync::ThreadPool;
 
 /// Default most bytes of a request body a handler may read.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -252,7 +252,8 @@ impl App {
     /// Compiles the route table and middleware chains into the handler
     /// factory a core [`Server`] runs.
     pub fn into_factory(self) -> Result<AppFactory, BuildError> {
-        let pool = Arc::new(BlockingPool::new(
+        let pool = Arc::new(ThreadPool::named(
+            "turnstile-blocking",
             self.blocking_threads,
             self.blocking_queue,
         ));
@@ -499,7 +500,7 @@ impl MethodTable {
 pub(crate) struct AppShared {
     pub(crate) router: Router<MethodTable>,
     states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
-    pub(crate) pool: Arc<BlockingPool>,
+    pub(crate) pool: Arc<ThreadPool>,
     /// The app-wide middleware, for answers no route gives (404, 405, OPTIONS).
     pub(crate) global: Arc<[Arc<dyn Middleware>]>,
     pub(crate) body_limit: usize,

@@ -1,5 +1,5 @@
 //! Answering later: [`Defer`], backed by the request's `Control`, and the
-//! bounded blocking pool behind [`Defer::spawn`].
+//! bounded blocking pool (the engine's `ThreadPool`) behind [`Defer::spawn`].
 //!
 //! ```
 //! use turnstile::{App, Defer, Deferred, Json};
@@ -22,9 +22,9 @@
 //! ```
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
+use turnstile_core::sync::ThreadPool;
 use turnstile_core::{Control, Next, StatusCode};
 
 use crate::extract::{FromRequestParts, Rejection, RequestParts};
@@ -64,7 +64,7 @@ impl DeferSlot {
 pub struct Defer {
     slot: Arc<DeferSlot>,
     control: Control,
-    pool: Arc<BlockingPool>,
+    pool: Arc<ThreadPool>,
     finished: bool,
 }
 
@@ -116,7 +116,13 @@ impl Defer {
         R: IntoResponse,
     {
         let pool = self.pool.clone();
-        let job: Job = Box::new(move || {
+        // The Defer waits in a cell, so a refused job gives it back.
+        let cell = Arc::new(Mutex::new(Some(self)));
+        let queued = cell.clone();
+        let job = move || {
+            let Some(defer) = take(&queued) else {
+                return;
+            };
             let reply = match catch_unwind(AssertUnwindSafe(work)) {
                 Ok(r) => r.into_response(),
                 Err(_) => {
@@ -128,13 +134,17 @@ impl Defer {
                     )
                 }
             };
-            self.complete(reply);
-        });
-        if let Err(job) = pool.execute(job) {
-            // The job owns the Defer: dropping it unrun would answer 500;
-            // a full pool is overload, so say 503 instead.
-            log::warn!("blocking pool is full; answering 503");
-            drop(job);
+            defer.complete(reply);
+        };
+        if pool.execute(job).is_err() {
+            if let Some(defer) = take(&cell) {
+                log::warn!("blocking pool is full; answering 503");
+                defer.complete(error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server busy",
+                    None,
+                ));
+            }
         }
         Deferred(())
     }
@@ -162,89 +172,16 @@ impl Defer {
 impl Drop for Defer {
     fn drop(&mut self) {
         if !self.finished {
-            let full = self.pool.is_full_marker();
-            let (status, message) = if full {
-                (StatusCode::SERVICE_UNAVAILABLE, "server busy")
-            } else {
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the deferred answer was dropped",
-                )
-            };
-            self.finish(Completion::Reply(error_response(status, message, None)));
+            let reply = error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the deferred answer was dropped",
+                None,
+            );
+            self.finish(Completion::Reply(reply));
         }
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed number of threads fed by a bounded queue, started on first use.
-pub(crate) struct BlockingPool {
-    threads: usize,
-    queue: usize,
-    sender: OnceLock<Mutex<SyncSender<Job>>>,
-}
-
-thread_local! {
-    /// Set while a job is being refused, so the Defer it owns answers 503.
-    static REFUSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-impl BlockingPool {
-    pub(crate) fn new(threads: usize, queue: usize) -> BlockingPool {
-        BlockingPool {
-            threads: threads.max(1),
-            queue: queue.max(1),
-            sender: OnceLock::new(),
-        }
-    }
-
-    fn sender(&self) -> &Mutex<SyncSender<Job>> {
-        self.sender.get_or_init(|| {
-            let (sender, receiver) = sync_channel::<Job>(self.queue);
-            let receiver = Arc::new(Mutex::new(receiver));
-            for i in 0..self.threads {
-                let receiver = receiver.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("turnstile-blocking-{i}"))
-                    .spawn(move || run_jobs(&receiver));
-                if let Err(e) = spawned {
-                    log::error!("could not start a blocking thread: {e}");
-                }
-            }
-            Mutex::new(sender)
-        })
-    }
-
-    /// Queues `job`; gives it back when the queue is full.
-    fn execute(&self, job: Job) -> Result<(), Job> {
-        let sender = self.sender().lock().unwrap_or_else(|e| e.into_inner());
-        match sender.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                drop(sender);
-                REFUSING.with(|r| r.set(true));
-                drop(job);
-                REFUSING.with(|r| r.set(false));
-                Err(Box::new(|| {}))
-            }
-        }
-    }
-
-    fn is_full_marker(&self) -> bool {
-        REFUSING.with(|r| r.get())
-    }
-}
-
-fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
-    loop {
-        let job = {
-            let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
-            receiver.recv()
-        };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return, // the app is gone
-        }
-    }
+fn take<T>(cell: &Mutex<Option<T>>) -> Option<T> {
+    cell.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
