@@ -373,6 +373,77 @@ fn against_python_http_server() {
 }
 
 #[test]
+fn expect_continue_from_the_client_side() {
+    /// Sends its body only after the server's `100 Continue`.
+    struct Careful {
+        done: mpsc::Sender<Outcome>,
+        body: Vec<u8>,
+    }
+    impl Handler for Careful {
+        fn on_request(&mut self, request: &mut RequestHead) -> Next {
+            request.set_method(Method::Post);
+            request.set_content_length(5);
+            request.headers_mut().set("expect", "100-continue").unwrap();
+            Next::write()
+        }
+        fn on_request_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+            match encoder.write(b"hello") {
+                Ok(5) => Next::end(),
+                _ => Next::remove(),
+            }
+        }
+        fn on_response(&mut self, _: ResponseHead) -> Next {
+            Next::read()
+        }
+        fn on_response_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
+            let mut chunk = [0u8; 64];
+            loop {
+                match decoder.read(&mut chunk) {
+                    Ok(0) => {
+                        let _ = self.done.send(Ok((
+                            200,
+                            Headers::new(),
+                            std::mem::take(&mut self.body),
+                        )));
+                        return Next::end();
+                    }
+                    Ok(n) => self.body.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::read(),
+                    Err(e) => {
+                        let _ = self.done.send(Err(e.to_string()));
+                        return Next::remove();
+                    }
+                }
+            }
+        }
+    }
+    let (server, _) = support::start(|s| s);
+    let client = Client::new().unwrap();
+    let (done, result) = mpsc::channel();
+    let started = Instant::now();
+    client
+        .request(&format!("http://{}/echo", server.local_addr()), move |_| {
+            Careful {
+                done,
+                body: Vec::new(),
+            }
+        })
+        .unwrap();
+    let (_, _, body) = result
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(body, b"hello");
+    // Our server answers 100 at once, so the client never sat out its
+    // one-second fallback.
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn controls_drive_client_requests_too() {
     /// Waits before sending its body until another thread says so.
     struct Later {

@@ -342,3 +342,41 @@ fn macros_example_serves_its_api() {
     assert!(run(&["-X", "DELETE", &format!("{base}/notes/1")]).ends_with("204"));
     assert!(run(&["-X", "DELETE", &format!("{base}/notes/1")]).ends_with("404"));
 }
+
+#[test]
+fn sync_server_counts_uploads_from_curl() {
+    assert!(
+        have("curl"),
+        "curl is needed: run the README's test command"
+    );
+    let server = start("sync_server");
+    let base = format!("http://{}", server.addr);
+    let out = curl(&[&format!("{base}/")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!");
+    let dir = std::env::temp_dir().join(format!("turnstile-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("upload.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&input, &data).unwrap();
+    let expected = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let at_input = format!("@{}", input.display());
+    for extra in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
+        let mut args = vec![
+            "--data-binary",
+            &at_input,
+            "-H",
+            "content-type: application/octet-stream",
+        ];
+        args.extend_from_slice(extra);
+        let url = format!("{base}/upload");
+        args.push(&url);
+        let out = curl(&args);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{{\"bytes\":3000000,\"fnv1a\":\"{expected:016x}\"}}\n")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
