@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod raw;
+pub mod todo;
 
 use std::io::Write;
 use std::net::SocketAddr;
