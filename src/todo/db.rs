@@ -56,7 +56,10 @@ impl Db {
     }
 
     /// Runs `work` with a connection from the pool.
-    pub fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
         let mut conn = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             loop {
@@ -77,7 +80,10 @@ impl Db {
             }
         };
         let result = work(&mut conn);
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
         self.returned.notify_one();
         result
     }
@@ -119,7 +125,12 @@ impl Db {
     }
 
     /// Changes a todo's title and/or done flag; `None` if there is none.
-    pub fn update(&self, id: i64, title: Option<&str>, done: Option<bool>) -> rusqlite::Result<Option<Todo>> {
+    pub fn update(
+        &self,
+        id: i64,
+        title: Option<&str>,
+        done: Option<bool>,
+    ) -> rusqlite::Result<Option<Todo>> {
         self.with(|conn| {
             conn.prepare_cached(
                 "UPDATE todos SET title = COALESCE(?2, title), done = COALESCE(?3, done)

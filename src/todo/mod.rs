@@ -24,7 +24,9 @@ use serde::Deserialize;
 use turnstile::extract::{Header, Path, Query, Rejection, State};
 use turnstile::header::{EntityTag, IfNoneMatch};
 use turnstile::middleware::{Cors, Logger, RequestIdMiddleware};
-use turnstile::{App, Defer, Deferred, IntoResponse, Json, Method, Response, RouteSettings, StatusCode};
+use turnstile::{
+    App, Defer, Deferred, IntoResponse, Json, Method, Response, RouteSettings, StatusCode,
+};
 
 pub use db::{Db, Todo};
 
@@ -40,7 +42,12 @@ pub fn app(db: Db) -> App {
     let api = App::new()
         .wrap(Cors::permissive())
         .get("/todos", list)
-        .route_with(&[Method::Post], "/todos", create, RouteSettings::default().body_limit(MAX_BODY))
+        .route_with(
+            &[Method::Post],
+            "/todos",
+            create,
+            RouteSettings::default().body_limit(MAX_BODY),
+        )
         .get("/todos/{id:[0-9]+}", show)
         .route_with(
             &[Method::Patch],
@@ -60,19 +67,25 @@ pub fn app(db: Db) -> App {
 }
 
 fn error(status: StatusCode, message: &str, field: &str) -> Response {
-    Rejection::new(status, message).with_field(field).into_response()
+    Rejection::new(status, message)
+        .with_field(field)
+        .into_response()
 }
 
 fn storage_failed(e: rusqlite::Error) -> Response {
     log::error!("database error: {e}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "storage failed", "storage")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "storage failed",
+        "storage",
+    )
 }
 
 /// FNV-1a over the bytes, as a strong entity tag.
 fn etag_of(bytes: &[u8]) -> EntityTag {
-    let hash = bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
     EntityTag::strong(format!("{hash:016x}"))
 }
 
@@ -90,7 +103,11 @@ fn tagged_json<T: serde::Serialize>(value: &T, known: Option<&IfNoneMatch>) -> R
 fn valid_title(title: &str) -> Result<String, Response> {
     let title = title.trim();
     if title.is_empty() {
-        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "title must not be empty", "title"));
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "title must not be empty",
+            "title",
+        ));
     }
     if title.chars().count() > MAX_TITLE {
         return Err(error(
@@ -125,13 +142,20 @@ fn list(
         ));
     }
     let db: Arc<Db> = db.arc();
-    Ok(defer.spawn(move || match db.list(query.done, limit, query.offset.unwrap_or(0)) {
-        Ok(todos) => tagged_json(&todos, known.as_ref().map(|h| &h.0)),
-        Err(e) => storage_failed(e),
-    }))
+    Ok(defer.spawn(
+        move || match db.list(query.done, limit, query.offset.unwrap_or(0)) {
+            Ok(todos) => tagged_json(&todos, known.as_ref().map(|h| &h.0)),
+            Err(e) => storage_failed(e),
+        },
+    ))
 }
 
-fn show(db: State<Db>, Path(id): Path<i64>, known: Option<Header<IfNoneMatch>>, defer: Defer) -> Deferred {
+fn show(
+    db: State<Db>,
+    Path(id): Path<i64>,
+    known: Option<Header<IfNoneMatch>>,
+    defer: Defer,
+) -> Deferred {
     let db = db.arc();
     defer.spawn(move || match db.get(id) {
         Ok(Some(todo)) => tagged_json(&todo, known.as_ref().map(|h| &h.0)),
@@ -150,13 +174,15 @@ struct NewTodo {
 fn create(db: State<Db>, defer: Defer, Json(new): Json<NewTodo>) -> Result<Deferred, Response> {
     let title = valid_title(&new.title)?;
     let db = db.arc();
-    Ok(defer.spawn(move || match db.create(&title, new.done.unwrap_or(false)) {
-        Ok(todo) => {
-            let location = format!("/api/todos/{}", todo.id);
-            (StatusCode::CREATED, [("location", location)], Json(todo)).into_response()
-        }
-        Err(e) => storage_failed(e),
-    }))
+    Ok(
+        defer.spawn(move || match db.create(&title, new.done.unwrap_or(false)) {
+            Ok(todo) => {
+                let location = format!("/api/todos/{}", todo.id);
+                (StatusCode::CREATED, [("location", location)], Json(todo)).into_response()
+            }
+            Err(e) => storage_failed(e),
+        }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -166,7 +192,12 @@ struct Change {
     done: Option<bool>,
 }
 
-fn update(db: State<Db>, Path(id): Path<i64>, defer: Defer, Json(change): Json<Change>) -> Result<Deferred, Response> {
+fn update(
+    db: State<Db>,
+    Path(id): Path<i64>,
+    defer: Defer,
+    Json(change): Json<Change>,
+) -> Result<Deferred, Response> {
     if change.title.is_none() && change.done.is_none() {
         return Err(error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -176,11 +207,13 @@ fn update(db: State<Db>, Path(id): Path<i64>, defer: Defer, Json(change): Json<C
     }
     let title = change.title.as_deref().map(valid_title).transpose()?;
     let db = db.arc();
-    Ok(defer.spawn(move || match db.update(id, title.as_deref(), change.done) {
-        Ok(Some(todo)) => Json(todo).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no todo {id}"), "id"),
-        Err(e) => storage_failed(e),
-    }))
+    Ok(
+        defer.spawn(move || match db.update(id, title.as_deref(), change.done) {
+            Ok(Some(todo)) => Json(todo).into_response(),
+            Ok(None) => error(StatusCode::NOT_FOUND, &format!("no todo {id}"), "id"),
+            Err(e) => storage_failed(e),
+        }),
+    )
 }
 
 fn remove(db: State<Db>, Path(id): Path<i64>, defer: Defer) -> Deferred {
@@ -210,7 +243,10 @@ impl Asset {
     }
 
     fn serve(&'static self, known: Option<Header<IfNoneMatch>>) -> Response {
-        let tag = self.tag.get_or_init(|| etag_of(self.body.as_bytes())).clone();
+        let tag = self
+            .tag
+            .get_or_init(|| etag_of(self.body.as_bytes()))
+            .clone();
         let response = if known.is_some_and(|k| k.0.matches(&tag)) {
             Response::new(StatusCode::NOT_MODIFIED)
         } else {
@@ -222,8 +258,14 @@ impl Asset {
     }
 }
 
-static PAGE: Asset = Asset::new(include_str!("static/index.html"), "text/html; charset=utf-8");
-static SCRIPT: Asset = Asset::new(include_str!("static/app.js"), "text/javascript; charset=utf-8");
+static PAGE: Asset = Asset::new(
+    include_str!("static/index.html"),
+    "text/html; charset=utf-8",
+);
+static SCRIPT: Asset = Asset::new(
+    include_str!("static/app.js"),
+    "text/javascript; charset=utf-8",
+);
 static STYLE: Asset = Asset::new(include_str!("static/app.css"), "text/css; charset=utf-8");
 
 fn page(known: Option<Header<IfNoneMatch>>) -> Response {

@@ -1,0 +1,394 @@
+//! The todo app: its API through the test client, and the example over
+//! sockets (restarts, concurrent writers).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+use turnstile::test::TestClient;
+use turnstile::StatusCode;
+use turnstile_suite::raw::{connect, ResponseReader};
+use turnstile_suite::todo;
+
+fn client() -> TestClient {
+    TestClient::new(todo::app(todo::Db::open(":memory:", 1).unwrap())).unwrap()
+}
+
+fn create(c: &TestClient, body: Value) -> turnstile::test::TestResponse {
+    c.request("POST", "/api/todos").json(&body).send()
+}
+
+#[test]
+fn the_api_end_to_end() {
+    let c = client();
+    let made = create(&c, json!({"title": "  buy milk  "}));
+    assert_eq!(made.status(), StatusCode::CREATED);
+    assert_eq!(made.header("location"), Some("/api/todos/1"));
+    assert_eq!(
+        made.json::<Value>(),
+        json!({"id": 1, "title": "buy milk", "done": false})
+    );
+    create(&c, json!({"title": "walk", "done": true}));
+    create(&c, json!({"title": "read"}));
+
+    assert_eq!(c.get("/api/todos").json::<Vec<Value>>().len(), 3);
+    let done: Vec<Value> = c.get("/api/todos?done=true").json();
+    assert_eq!(done, [json!({"id": 2, "title": "walk", "done": true})]);
+    let page: Vec<Value> = c.get("/api/todos?limit=1&offset=1").json();
+    assert_eq!(page[0]["id"], 2);
+
+    let one = c.get("/api/todos/1");
+    let tag = one.header("etag").unwrap().to_owned();
+    let again = c
+        .request("GET", "/api/todos/1")
+        .header("if-none-match", &tag)
+        .send();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.body().is_empty());
+
+    let patched = c
+        .request("PATCH", "/api/todos/1")
+        .json(&json!({"done": true}))
+        .send();
+    assert_eq!(patched.json::<Value>()["done"], true);
+    let changed = c
+        .request("GET", "/api/todos/1")
+        .header("if-none-match", &tag)
+        .send();
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "a change changes the ETag"
+    );
+    let renamed = c
+        .request("PATCH", "/api/todos/1")
+        .json(&json!({"title": "oat milk"}))
+        .send();
+    assert_eq!(
+        renamed.json::<Value>(),
+        json!({"id": 1, "title": "oat milk", "done": true})
+    );
+
+    assert_eq!(c.delete("/api/todos/1").status(), StatusCode::NO_CONTENT);
+    assert_eq!(c.delete("/api/todos/1").status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get("/api/todos/1").status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get("/api/todos").json::<Vec<Value>>().len(), 2);
+}
+
+#[test]
+fn bad_inputs_get_their_codes_and_write_nothing() {
+    let c = client();
+    create(&c, json!({"title": "keep"}));
+    let long = "x".repeat(201);
+    let huge = json!({"title": "y".repeat(20_000)});
+    /// (method, target, content type, body, status, field at fault)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"title\":".to_vec(),
+            400,
+            "body",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"not json".to_vec(),
+            400,
+            "body",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("text/plain"),
+            b"{\"title\":\"x\"}".to_vec(),
+            415,
+            "content-type",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            None,
+            b"{\"title\":\"x\"}".to_vec(),
+            415,
+            "content-type",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"title\":\"\"}".to_vec(),
+            422,
+            "title",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"title\":\"   \"}".to_vec(),
+            422,
+            "title",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            format!("{{\"title\":\"{long}\"}}").into_bytes(),
+            422,
+            "title",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"done\":true}".to_vec(),
+            422,
+            "title",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"title\":5}".to_vec(),
+            422,
+            "body",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            b"{\"title\":\"x\",\"owner\":1}".to_vec(),
+            422,
+            "owner",
+        ),
+        (
+            "POST",
+            "/api/todos",
+            Some("application/json"),
+            huge.to_string().into_bytes(),
+            413,
+            "body",
+        ),
+        (
+            "PATCH",
+            "/api/todos/1",
+            Some("application/json"),
+            b"{}".to_vec(),
+            422,
+            "body",
+        ),
+        (
+            "PATCH",
+            "/api/todos/1",
+            Some("application/json"),
+            b"{\"title\":\"\"}".to_vec(),
+            422,
+            "title",
+        ),
+        (
+            "PATCH",
+            "/api/todos/99",
+            Some("application/json"),
+            b"{\"done\":true}".to_vec(),
+            404,
+            "id",
+        ),
+        ("GET", "/api/todos/99", None, Vec::new(), 404, "id"),
+        (
+            "GET",
+            "/api/todos?limit=501",
+            None,
+            Vec::new(),
+            422,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/todos?done=maybe",
+            None,
+            Vec::new(),
+            400,
+            "query",
+        ),
+        (
+            "GET",
+            "/api/todos?colour=red",
+            None,
+            Vec::new(),
+            400,
+            "query",
+        ),
+    ];
+    for (method, target, content_type, body, status, field) in cases {
+        let mut request = c.request(method, target).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let res = request.send();
+        assert_eq!(
+            res.status().as_u16(),
+            status,
+            "{method} {target}: {}",
+            res.text()
+        );
+        let problem: Value = res.json();
+        assert_eq!(problem["field"], field, "{method} {target}: {problem}");
+        assert!(problem["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    assert_eq!(
+        c.get("/api/todos").json::<Vec<Value>>(),
+        [json!({"id": 1, "title": "keep", "done": false})]
+    );
+    assert_eq!(c.get("/api/todos/abc").status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_page_and_its_assets() {
+    let c = client();
+    for (path, content_type, needle) in [
+        ("/", "text/html; charset=utf-8", "<form id=\"new-todo\""),
+        ("/static/app.js", "text/javascript; charset=utf-8", "fetch("),
+        ("/static/app.css", "text/css; charset=utf-8", "#todos"),
+    ] {
+        let res = c.get(path);
+        assert_eq!(res.header("content-type"), Some(content_type), "{path}");
+        assert_eq!(res.header("cache-control"), Some("no-cache"), "{path}");
+        assert!(res.text().contains(needle), "{path}");
+        let tag = res.header("etag").unwrap().to_owned();
+        let cached = c.request("GET", path).header("if-none-match", &tag).send();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{path}");
+    }
+}
+
+/// The todo example on a free port with `database`; killed on drop.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+fn run_todo(database: &Path) -> Running {
+    if !example("todo").exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        assert!(Command::new(cargo)
+            .args(["build", "--example", "todo"])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let mut child = Command::new(example("todo"))
+        .env("PORT", "0")
+        .env("DATABASE", database)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .parse()
+        .unwrap();
+    Running { child, addr }
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("turnstile-todo-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("todo.db")
+}
+
+fn post_json(
+    reader: &mut ResponseReader<std::net::TcpStream>,
+    body: &str,
+) -> turnstile_suite::raw::RawResponse {
+    let request = format!(
+        "POST /api/todos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    reader.get_mut().write_all(request.as_bytes()).unwrap();
+    reader.read_response(false).unwrap()
+}
+
+fn get_all(addr: SocketAddr) -> Vec<Value> {
+    let res = turnstile_suite::raw::exchange(
+        addr,
+        b"GET /api/todos?limit=500 HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    serde_json::from_slice(&res.body).unwrap()
+}
+
+#[test]
+fn data_survives_a_restart() {
+    let database = temp_db("restart");
+    {
+        let server = run_todo(&database);
+        let mut reader = ResponseReader::new(connect(server.addr).unwrap());
+        assert_eq!(
+            post_json(&mut reader, r#"{"title":"persist me"}"#).status,
+            201
+        );
+    }
+    let server = run_todo(&database);
+    let todos = get_all(server.addr);
+    assert_eq!(
+        todos,
+        [json!({"id": 1, "title": "persist me", "done": false})]
+    );
+}
+
+#[test]
+fn two_hundred_concurrent_creates_all_land() {
+    let database = temp_db("concurrent");
+    let server = run_todo(&database);
+    let addr = server.addr;
+    let writers: Vec<_> = (0..20)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut reader = ResponseReader::new(connect(addr).unwrap());
+                for i in 0..10 {
+                    let res = post_json(
+                        &mut reader,
+                        &format!(r#"{{"title":"writer {w} item {i}"}}"#),
+                    );
+                    assert_eq!(res.status, 201, "{}", res.text());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let todos = get_all(addr);
+    assert_eq!(todos.len(), 200);
+    let mut titles: Vec<&str> = todos.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 200, "no write lost or doubled");
+}
