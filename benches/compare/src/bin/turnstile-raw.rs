@@ -1,0 +1,63 @@
+//! Turnstile's raw core: one `Handler` for both routes, one worker.
+
+use std::io::Write;
+
+use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+
+enum Route {
+    Plain,
+    Json,
+}
+
+struct Bench {
+    route: Route,
+    body: Vec<u8>,
+}
+
+impl Handler for Bench {
+    fn on_request(&mut self, request: Request) -> Next {
+        self.route = if request.path() == "/json" { Route::Json } else { Route::Plain };
+        Next::write()
+    }
+
+    fn on_response(&mut self, response: &mut Response) -> Next {
+        let headers = response.headers_mut();
+        match self.route {
+            Route::Plain => {
+                let _ = headers.set("content-type", "text/plain");
+                response.set_content_length(turnstile_compare::PLAINTEXT.len() as u64);
+            }
+            Route::Json => {
+                let _ = headers.set("content-type", "application/json");
+                self.body.clear();
+                let _ = serde_json::to_writer(&mut self.body, &turnstile_compare::Message { message: "Hello, World!" });
+                response.set_content_length(self.body.len() as u64);
+            }
+        }
+        Next::write()
+    }
+
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+        let body = match self.route {
+            Route::Plain => turnstile_compare::PLAINTEXT,
+            Route::Json => &self.body,
+        };
+        match encoder.write(body) {
+            Ok(n) if n == body.len() => Next::end(),
+            _ => Next::remove(),
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let server = Server::bind(turnstile_compare::addr())?
+        .workers(1)
+        .server_name("turnstile")
+        .serve(|_: Control| Bench {
+            route: Route::Plain,
+            body: Vec::with_capacity(64),
+        })?;
+    turnstile_compare::announce(server.local_addr());
+    server.join();
+    Ok(())
+}
