@@ -70,13 +70,18 @@ import re, sys
 out, rnd, server, route, mode, cpu, ticks = sys.argv[1:]
 text = open(out).read()
 def dur(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+    if not m:
+        return 0.0  # wrk prints odd values for empty histograms
     n, u = float(m.group(1)), m.group(2)
-    return n * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+    return n * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 total = int(re.search(r"(\d+) requests in", text).group(1))
-p50 = dur(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = dur(re.search(r"99%\s+(\S+)", text).group(1))
+def percentile(p):
+    m = re.search(p + r"%\s+(\S+)", text)
+    return dur(m.group(1)) if m else 0.0
+p50 = percentile("50")
+p99 = percentile("99")
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 cpu_us = int(cpu) / int(ticks) * 1e6 / max(total, 1)
 print("\t".join(map(str, [rnd, server, route, mode, rps, p50, p99, cpu_us, errors.group(1) if errors else 0])))
