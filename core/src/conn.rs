@@ -388,8 +388,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 self.remote_addr,
             );
             match parsed {
-                Ok(Some((request, head))) => {
+                Ok(Some((mut request, head))) => {
                     self.read_buf.consume(head.len);
+                    request.set_received(cx.now);
                     self.start_exchange(request, head, cx, factory);
                     return Ok(true);
                 }
@@ -659,12 +660,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
 
     /// `Next::end()`: complete the response and get ready for the next head.
     fn finish_exchange(&mut self, cx: &mut Context) {
-        let State::Exchange(mut ex) = std::mem::replace(
-            &mut self.state,
-            State::Head {
-                partial_since: None,
-            },
-        ) else {
+        // Worked on in place: the exchange (with its handler) can be large,
+        // and moving it out would copy it on every request.
+        let State::Exchange(ex) = &mut self.state else {
             return;
         };
         if ex.encoder.is_none() {
@@ -713,16 +711,20 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         if ex.body_error.is_some() {
             keep_alive = false;
         } else if !ex.body.is_done() {
-            match ex.body {
-                BodyDecoder::Length(n) if n > MAX_DISCARD => keep_alive = false,
+            match &ex.body {
+                BodyDecoder::Length(n) if *n > MAX_DISCARD => keep_alive = false,
                 _ if ex.expect_continue => keep_alive = false,
-                _ => self.discard = Some(ex.body),
+                _ => self.discard = Some(std::mem::replace(&mut ex.body, BodyDecoder::Done)),
             }
         }
         self.since = cx.now;
-        if !keep_alive {
-            self.state = State::Closing { write_shut: false };
-        }
+        self.state = if keep_alive {
+            State::Head {
+                partial_since: None,
+            }
+        } else {
+            State::Closing { write_shut: false }
+        };
     }
 
     /// Flush, shut down our side, drain what the peer still sends, close.

@@ -31,6 +31,7 @@ pub struct Request {
     target: RequestTarget,
     headers: Headers,
     remote_addr: Option<SocketAddr>,
+    received: Option<std::time::Instant>,
 }
 
 /// How many spare request buffers a thread keeps.
@@ -64,6 +65,7 @@ impl Request {
             target,
             headers,
             remote_addr,
+            received: None,
         }
     }
 
@@ -110,6 +112,16 @@ impl Request {
     /// A typed header: `Ok(None)` when absent, `Err` when malformed.
     pub fn header<H: Header>(&self) -> Result<Option<H>, InvalidHeader> {
         self.headers.typed()
+    }
+
+    /// When the engine finished reading the head (its loop's clock, so no
+    /// extra clock read per request); `None` for heads parsed by hand.
+    pub fn received(&self) -> Option<std::time::Instant> {
+        self.received
+    }
+
+    pub(crate) fn set_received(&mut self, at: std::time::Instant) {
+        self.received = Some(at);
     }
 
     /// The address of the peer, for TCP connections.

@@ -18,12 +18,15 @@ use crate::StatusCode;
 /// res.set_header(&ContentType::json());
 /// res.set_content_length(2);
 /// assert_eq!(res.status(), StatusCode::CREATED);
-/// assert_eq!(res.headers().get("content-length"), Some("2"));
+/// assert_eq!(res.content_length(), Some(2));
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct Response {
     status: StatusCode,
     headers: Headers,
+    /// Set through `set_content_length`: kept as a number, so the head
+    /// writer neither formats nor parses it twice.
+    content_length: Option<u64>,
 }
 
 impl Response {
@@ -57,14 +60,34 @@ impl Response {
         self.headers.set_typed(header);
     }
 
-    /// Sets `Content-Length`.
+    /// Sets `Content-Length` (replacing any such field).
     pub fn set_content_length(&mut self, length: u64) {
-        self.headers.set_typed(&ContentLength(length));
+        if !self.headers.is_empty() {
+            self.headers.remove(ContentLength::NAME);
+        }
+        self.content_length = Some(length);
+    }
+
+    /// The `Content-Length` set, as a number or as a field.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length.or_else(|| {
+            self.headers
+                .typed::<ContentLength>()
+                .ok()
+                .flatten()
+                .map(|ContentLength(n)| n)
+        })
+    }
+
+    /// The length given to `set_content_length`, if any.
+    pub(crate) fn content_length_set(&self) -> Option<u64> {
+        self.content_length
     }
 
     /// Back to `200 OK` with no fields, keeping the allocations.
     pub(crate) fn reset(&mut self) {
         self.status = StatusCode::OK;
         self.headers.clear();
+        self.content_length = None;
     }
 }

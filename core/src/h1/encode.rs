@@ -52,7 +52,7 @@ pub(crate) struct HeadOutcome {
 /// Appends the response head to `out` and decides the body framing.
 pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>) -> HeadOutcome {
     let status = res.status();
-    let mut content_length: Option<u64> = None;
+    let mut content_length: Option<u64> = res.content_length_set();
     let mut bad_length = false;
     let mut chunked_set = false;
     let mut te_set = false;
@@ -165,7 +165,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
     if let Some(n) = write_length {
         if status != StatusCode::NO_CONTENT && !status.is_informational() {
             out.extend_from_slice(b"content-length: ");
-            let _ = write!(out, "{n}");
+            push_decimal(out, n);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -192,6 +192,22 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
         encoder,
         keep_alive,
     }
+}
+
+/// Appends `n` in decimal (the head writer's one number, without the
+/// formatting machinery).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Bytes a chunk's size line and CRLF may take.
@@ -456,6 +472,25 @@ mod tests {
             !text.contains("content-length"),
             "CL never goes with TE: {text}"
         );
+        assert_eq!(o.encoder, BodyEncoder::Chunked);
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_length_set_twice_differently_is_dropped() {
+        let mut res = Response::new();
+        res.set_content_length(3);
+        res.headers_mut().append("content-length", "4").unwrap();
+        let (text, o) = head(&res, &cx(Version::Http11, false, false));
+        assert!(!text.contains("content-length"), "{text}");
         assert_eq!(o.encoder, BodyEncoder::Chunked);
     }
 
