@@ -85,10 +85,7 @@ impl<T> Node<T> {
         for segment in segments {
             match segment {
                 Segment::Static(text) => {
-                    let i = match node
-                        .statics
-                        .binary_search_by(|(s, _)| s.as_str().cmp(&text))
-                    {
+                    let i = match node.statics.binary_search_by(|(s, _)| by_length(s, &text)) {
                         Ok(i) => i,
                         Err(i) => {
                             node.statics.insert(i, (text, Node::default()));
@@ -175,32 +172,40 @@ impl<T> Node<T> {
     /// Finds the leaf for `path` (which starts with '/'), filling `captures`.
     pub(crate) fn find<'a>(&'a self, path: &str, captures: &mut Captures) -> Option<&'a Leaf<T>> {
         let rest = path.strip_prefix('/')?;
-        self.find_from(path, Some((rest, 1)), captures)
+        // One scan for escapes up front, instead of one per segment.
+        let encoded = path.as_bytes().contains(&b'%');
+        self.find_from(path, Some((rest, 1)), encoded, captures)
     }
 
     fn find_from<'a>(
         &'a self,
         path: &str,
         rest: Option<(&str, usize)>,
+        encoded: bool,
         captures: &mut Captures,
     ) -> Option<&'a Leaf<T>> {
         let Some((rest, offset)) = rest else {
             return self.leaf.as_ref().filter(|l| l.value.is_some());
         };
-        let (segment, tail) = match rest.find('/') {
+        // Segments are short: a plain loop beats memchr's setup.
+        let (segment, tail) = match rest.bytes().position(|b| b == b'/') {
             Some(i) => (&rest[..i], Some((&rest[i + 1..], offset + i + 1))),
             None => (rest, None),
         };
-        let decoded = decode_segment(segment)?;
+        let decoded = if encoded {
+            decode_segment(segment)?
+        } else {
+            Cow::Borrowed(segment)
+        };
         if let Some(child) = self.static_child(&decoded) {
-            if let Some(leaf) = child.find_from(path, tail, captures) {
+            if let Some(leaf) = child.find_from(path, tail, encoded, captures) {
                 return Some(leaf);
             }
         }
         for (spec, child) in &self.params {
             if spec.matches(&decoded) && (captures.len as usize) < MAX_PARAMS {
                 captures.push(offset, offset + segment.len());
-                if let Some(leaf) = child.find_from(path, tail, captures) {
+                if let Some(leaf) = child.find_from(path, tail, encoded, captures) {
                     return Some(leaf);
                 }
                 captures.pop();
@@ -217,22 +222,32 @@ impl<T> Node<T> {
 }
 
 impl<T> Node<T> {
-    /// The static child named `segment`. Lengths are compared first, which
-    /// rejects most candidates without touching their bytes; wide nodes use
-    /// binary search.
+    /// The static child named `segment`. Children are sorted by length,
+    /// then bytes, so a search mostly compares lengths; narrow nodes are
+    /// scanned, wide ones searched by halves.
     fn static_child(&self, segment: &str) -> Option<&Node<T>> {
-        if self.statics.len() <= 48 {
-            self.statics
-                .iter()
-                .find(|(s, _)| s.len() == segment.len() && s == segment)
-                .map(|(_, child)| child)
+        if self.statics.len() <= 64 {
+            for (name, child) in &self.statics {
+                if name.len() > segment.len() {
+                    break; // sorted by length: nothing longer can match
+                }
+                if name.len() == segment.len() && name == segment {
+                    return Some(child);
+                }
+            }
+            None
         } else {
             self.statics
-                .binary_search_by(|(s, _)| s.as_str().cmp(segment))
+                .binary_search_by(|(s, _)| by_length(s, segment))
                 .ok()
                 .map(|i| &self.statics[i].1)
         }
     }
+}
+
+/// The order of static children: shorter first, then bytewise.
+fn by_length(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// The segment percent-decoded, borrowing when there is nothing to decode;
