@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::buffer::{ReadBuf, WriteBuf};
 use crate::control::ConnShared;
@@ -117,6 +117,10 @@ struct Exchange<H> {
     keep_alive: bool,
     /// Set once the head is serialized.
     encoder: Option<BodyEncoder>,
+    /// When the handler first asked for the body, and how much of it has
+    /// arrived since: a body must keep up a minimum average rate.
+    body_started: Option<Instant>,
+    body_bytes: u64,
 }
 
 /// Runs one handler callback; a panic becomes [`Next::panicked`], so one
@@ -487,6 +491,8 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             expect_continue: head.expect_continue,
             keep_alive: head.keep_alive && cx.config.keep_alive && !cx.shutting_down,
             encoder: None,
+            body_started: None,
+            body_bytes: 0,
         });
     }
 
@@ -571,6 +577,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
             }
         }
+        if ex.body_started.is_none() && !ex.body.is_done() {
+            ex.body_started = Some(cx.now);
+        }
         let body_ready = !ex.body_end_reported
             && (ex.body.is_done()
                 || !self.read_buf.is_empty()
@@ -592,10 +601,12 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             fin_seen: self.fin_seen,
             used: false,
             reported_end: false,
+            delivered: 0,
         };
         let next = guard(|| ex.handler.on_request_readable(&mut decoder));
         let used = decoder.used;
         ex.body_end_reported |= decoder.reported_end;
+        ex.body_bytes += decoder.delivered;
         ex.next = next;
         self.since = cx.now;
         Ok(used || next.interest != Interest::Read)
@@ -772,7 +783,21 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                     }
                     _ => None,
                 };
-                ex.next.timeout.or(default).map(|t| self.since + t)
+                let deadline = ex.next.timeout.or(default).map(|t| self.since + t);
+                // A body dripped in just fast enough to beat the timeout
+                // between reads must still average the minimum rate.
+                match (ex.body_started, ex.next.timeout, ex.next.interest) {
+                    (Some(started), None, Interest::Read | Interest::ReadWrite)
+                        if !ex.body.is_done() && config.min_body_rate > 0 =>
+                    {
+                        let earned = Duration::from_secs_f64(
+                            ex.body_bytes as f64 / config.min_body_rate as f64,
+                        );
+                        let rate_deadline = started + config.body_timeout.max(earned);
+                        deadline.map(|d| d.min(rate_deadline))
+                    }
+                    _ => deadline,
+                }
             }
             State::Closing { write_shut: false } => Some(self.since + config.body_timeout),
             State::Closing { write_shut: true } => Some(self.since + config.linger_timeout),

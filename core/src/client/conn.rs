@@ -535,6 +535,7 @@ impl ClientConn {
                     fin_seen: self.fin_seen,
                     used: false,
                     reported_end: false,
+                    delivered: 0,
                 };
                 let next = guard(|| ex.job.handler.on_response_readable(&mut decoder));
                 let used = decoder.used;

@@ -331,6 +331,8 @@ pub struct Decoder<'a, T: Transport = mio::net::TcpStream> {
     pub(crate) used: bool,
     /// A read returned end-of-body or an error.
     pub(crate) reported_end: bool,
+    /// Body bytes handed to the handler during this call.
+    pub(crate) delivered: u64,
 }
 
 impl<T: Transport> Decoder<'_, T> {
@@ -354,6 +356,9 @@ impl<T: Transport> io::Read for Decoder<'_, T> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         self.used = true;
         let result = self.read_body(out);
+        if let Ok(n) = result {
+            self.delivered += n as u64;
+        }
         match &result {
             Ok(0) if !out.is_empty() => self.reported_end = true,
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => self.reported_end = true,

@@ -30,6 +30,9 @@ pub(crate) struct Config {
     pub(crate) head_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) body_timeout: Duration,
+    /// Bytes per second a request body must average once it has been
+    /// arriving for `body_timeout` (0 disables the check).
+    pub(crate) min_body_rate: u64,
     pub(crate) linger_timeout: Duration,
     pub(crate) limits: HeadLimits,
     pub(crate) max_connections: usize,
@@ -47,6 +50,7 @@ impl Default for Config {
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            min_body_rate: 1024,
             linger_timeout: Duration::from_secs(2),
             limits: HeadLimits::default(),
             max_connections: 10_000,
@@ -159,6 +163,14 @@ impl Server {
     /// handler's `Next` sets no timeout (default 30 s).
     pub fn body_timeout(mut self, timeout: Duration) -> Server {
         self.config.body_timeout = timeout;
+        self
+    }
+
+    /// Bytes per second a request body must average once it has been
+    /// arriving for the body timeout (default 1 KiB/s; 0 disables), so a
+    /// client dripping a byte now and then cannot hold a connection.
+    pub fn min_body_rate(mut self, bytes_per_second: u64) -> Server {
+        self.config.min_body_rate = bytes_per_second;
         self
     }
 
