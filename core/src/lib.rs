@@ -62,6 +62,9 @@ pub mod client;
 mod conn;
 pub mod control;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 pub mod handler;
 pub mod header;

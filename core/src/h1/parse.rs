@@ -124,6 +124,14 @@ fn parse_with<'b>(
     let mut parsed = httparse::Request::new(&mut []);
     let status = match parsed.parse_with_uninit_headers(buf, headers) {
         Ok(status) => status,
+        // httparse refuses `HTTP/0` or `HTTP/2` as soon as it sees the
+        // digit; wait for the line end so the answer (400 or 505) does not
+        // depend on where the bytes were split.
+        Err(httparse::Error::Version)
+            if buf.len() <= limits.max_head_bytes && version_may_complete(buf) =>
+        {
+            return Ok(None)
+        }
         Err(e) => return Err(refusal(e, buf, limits)),
     };
     let len = match status {
@@ -326,6 +334,30 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
     }
 }
 
+/// Whether `buf` holds an unfinished request line whose version so far
+/// could still become a well-formed `HTTP/d.d`.
+fn version_may_complete(buf: &[u8]) -> bool {
+    if buf.contains(&b'\n') {
+        return false;
+    }
+    let line = buf.strip_suffix(b"\r").unwrap_or(buf);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(_), Some(_), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let shape = b"HTTP/0.0";
+    version.len() <= shape.len()
+        && version.iter().zip(shape).all(|(&b, &s)| {
+            if s == b'0' {
+                b.is_ascii_digit()
+            } else {
+                b == s
+            }
+        })
+}
+
 /// Whether the request line ends in a well-formed `HTTP/d.d` that is simply
 /// not one we speak (`505`), rather than being malformed (`400`).
 fn names_a_version(buf: &[u8]) -> bool {
@@ -367,5 +399,47 @@ fn too_large(buf: &[u8], limits: &HeadLimits) -> ParseError {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request head too large",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(buf: &[u8]) -> Option<u16> {
+        match parse_request(buf, &HeadLimits::default(), None) {
+            Ok(Some(_)) => Some(200),
+            Ok(None) => None,
+            Err(e) => Some(e.status().as_u16()),
+        }
+    }
+
+    /// Found by the `connection` fuzz target: `HTTP/0.1` split after the
+    /// `0` was refused as a malformed line (400), in one piece as an
+    /// unsupported version (505).
+    #[test]
+    fn a_version_is_judged_on_the_whole_line_whatever_the_split() {
+        for head in [
+            &b"GET / HTTP/0.1\r\nHost: x\r\n\r\n"[..],
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/0.x\r\n\r\n",
+            b"GET / HTTP/3\r\n\r\n",
+        ] {
+            let whole = status_of(head);
+            assert!(whole.is_some());
+            for cut in 1..head.len() {
+                match status_of(&head[..cut]) {
+                    None => {}
+                    Some(early) => assert_eq!(Some(early), whole, "cut at {cut}"),
+                }
+            }
+        }
+        assert_eq!(status_of(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
+        assert_eq!(status_of(b"GET / HTTP/0.x\r\n\r\n"), Some(400));
+        assert_eq!(
+            status_of(b"GET / HTTX/1.1"),
+            Some(400),
+            "garbage is refused at once"
+        );
     }
 }
