@@ -190,7 +190,7 @@ pub fn router(data: &[u8]) {
 /// Feeds `input` to an in-memory connection in `pieces`, closes the input
 /// and returns what the server wrote. Panics if the connection is still open
 /// once the input is closed and the handler has nothing to wait for.
-fn run_connection<F>(factory: F, pieces: &[usize], input: &[u8]) -> Vec<u8>
+pub fn run_connection<F>(factory: F, pieces: &[usize], input: &[u8]) -> Vec<u8>
 where
     F: turnstile_core::HandlerFactory<MemoryTransport>,
 {
@@ -214,11 +214,21 @@ where
     conn.take_output()
 }
 
-/// Reads `output` as a sequence of complete responses and returns their
-/// statuses, with each `Date` value blanked so runs can be compared.
-fn responses(output: &[u8]) -> (Vec<u16>, Vec<u8>) {
-    let mut statuses = Vec::new();
-    let mut normalized = Vec::new();
+/// One response as the server wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The head, with the `Date` value blanked so runs can be compared.
+    pub head: String,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+/// Reads `output` as a sequence of complete responses; panics on anything
+/// else (a malformed head, a truncated body, bytes after the last one).
+pub fn answers(output: &[u8]) -> Vec<Answer> {
+    let mut answers = Vec::new();
     let mut rest = output;
     while !rest.is_empty() {
         let head = match fuzzing::parse_response(rest, false) {
@@ -232,34 +242,48 @@ fn responses(output: &[u8]) -> (Vec<u16>, Vec<u8>) {
             !head.until_close || head.status < 200,
             "server sent a close-delimited body"
         );
-        statuses.push(head.status);
-        for line in rest[..head.len].split_inclusive(|&b| b == b'\n') {
-            if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"date:") {
-                normalized.extend_from_slice(b"date: -\r\n");
+        let mut text = String::new();
+        for line in String::from_utf8_lossy(&rest[..head.len]).split_inclusive('\n') {
+            if line.len() > 5 && line[..5].eq_ignore_ascii_case("date:") {
+                text.push_str("date: -\r\n");
             } else {
-                normalized.extend_from_slice(line);
+                text.push_str(line);
             }
         }
         rest = &rest[head.len..];
-        let body_len = if head.chunked {
+        let body = if head.chunked {
             let decoded = fuzzing::decode_chunked(rest, &[], 64 * 1024)
                 .expect("server wrote a malformed chunked body");
             assert!(decoded.complete, "server wrote a truncated chunked body");
-            decoded.consumed
+            rest = &rest[decoded.consumed..];
+            decoded.body
         } else {
             let n = head.content_length.unwrap_or(0) as usize;
             assert!(n <= rest.len(), "server wrote a truncated body");
-            n
+            let body = rest[..n].to_vec();
+            rest = &rest[n..];
+            body
         };
-        normalized.extend_from_slice(&rest[..body_len]);
-        rest = &rest[body_len..];
+        answers.push(Answer {
+            status: head.status,
+            head: text,
+            body,
+        });
     }
-    (statuses, normalized)
+    answers
+}
+
+/// The line a [`Digest`] handler answers for `path` and `body`.
+pub fn digest_line(path: &str, body: &[u8]) -> String {
+    let sum = body
+        .iter()
+        .fold(0u32, |s, &b| s.wrapping_mul(31).wrapping_add(b as u32));
+    format!("{path} {} {sum:08x}\n", body.len())
 }
 
 /// A raw handler that reads the whole body (up to 64 KiB) and answers with
 /// its length and a checksum, chunked when the path ends in `/chunked`.
-struct Digest {
+pub struct Digest {
     path: String,
     body: Vec<u8>,
     answer: Vec<u8>,
@@ -309,7 +333,8 @@ impl<T: turnstile_core::Transport> Handler<T> for Digest {
     }
 }
 
-fn digest(_: Control) -> Digest {
+/// Makes a [`Digest`] handler.
+pub fn digest(_: Control) -> Digest {
     Digest {
         path: String::new(),
         body: Vec::new(),
@@ -325,15 +350,14 @@ pub fn connection(data: &[u8]) {
     let (pieces, input) = split_plan(data);
     let whole = run_connection(digest, &[], input);
     let split = run_connection(digest, &pieces, input);
-    let (statuses, whole) = responses(&whole);
-    let (_, split) = responses(&split);
+    let whole = answers(&whole);
     assert_eq!(
-        String::from_utf8_lossy(&whole),
-        String::from_utf8_lossy(&split),
+        whole,
+        answers(&split),
         "answers depend on how the request bytes were split"
     );
     assert!(
-        statuses.iter().all(|s| *s != 500),
+        whole.iter().all(|a| a.status != 500),
         "the engine answered 500"
     );
 }
@@ -400,10 +424,9 @@ pub fn app_extract(data: &[u8]) {
     request.extend_from_slice(after.as_bytes());
     let factory = APP.with(|f| f.clone());
     let output = run_connection(factory, &[], &request);
-    let (statuses, _) = responses(&output);
-    for status in statuses {
+    for answer in answers(&output) {
         assert!(
-            status != StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+            answer.status != StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
             "the app answered 500 to {:?}",
             String::from_utf8_lossy(&request)
         );
