@@ -111,6 +111,9 @@ pub(crate) struct WriteBuf {
     data: Vec<u8>,
     /// How much of `data` was already written.
     pos: usize,
+    /// Bytes written to the sink over the buffer's life, so a mark taken
+    /// before a response tells whether any of it went out.
+    flushed: u64,
 }
 
 impl WriteBuf {
@@ -120,6 +123,26 @@ impl WriteBuf {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.pos == self.data.len()
+    }
+
+    /// A place in the stream of bytes this buffer carries, for
+    /// [`WriteBuf::rewind_to`].
+    pub(crate) fn mark(&self) -> u64 {
+        self.flushed + self.len() as u64
+    }
+
+    /// Drops everything appended since `mark`, if none of it was written
+    /// yet; returns whether it could.
+    pub(crate) fn rewind_to(&mut self, mark: u64) -> bool {
+        if mark < self.flushed {
+            return false;
+        }
+        let keep = self.pos + (mark - self.flushed) as usize;
+        if keep > self.data.len() {
+            return false;
+        }
+        self.data.truncate(keep);
+        true
     }
 
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
@@ -137,7 +160,10 @@ impl WriteBuf {
         while self.pos < self.data.len() {
             match sink.write(&self.data[self.pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.pos += n,
+                Ok(n) => {
+                    self.pos += n;
+                    self.flushed += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -189,6 +215,26 @@ mod tests {
         buf.read_from(&mut more, 4, 8).unwrap();
         assert_eq!(buf.bytes(), b"cdefghij");
         assert!(buf.read_from(&mut more, 4, 8).is_err());
+    }
+
+    #[test]
+    fn write_buf_rewinds_only_what_was_not_written() {
+        let mut buf = WriteBuf::default();
+        buf.extend(b"first;");
+        let mark = buf.mark();
+        buf.extend(b"second");
+        assert!(buf.rewind_to(mark));
+        let mut sink = Vec::new();
+        buf.extend(b"third");
+        let mark = buf.mark();
+        buf.extend(b"fourth");
+        assert!(buf.flush_to(&mut sink).unwrap());
+        assert_eq!(sink, b"first;thirdfourth");
+        assert!(!buf.rewind_to(mark), "bytes past the mark are already out");
+        let mark = buf.mark();
+        buf.extend(b"fifth");
+        assert!(buf.rewind_to(mark));
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -117,6 +117,9 @@ struct Exchange<H> {
     keep_alive: bool,
     /// Set once the head is serialized.
     encoder: Option<BodyEncoder>,
+    /// Where the head starts in the outgoing stream: a panic before any of
+    /// it was sent can still be answered 500.
+    head_mark: u64,
     /// When the handler first asked for the body, and how much of it has
     /// arrived since: a body must keep up a minimum average rate.
     body_started: Option<Instant>,
@@ -491,6 +494,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             expect_continue: head.expect_continue,
             keep_alive: head.keep_alive && cx.config.keep_alive && !cx.shutting_down,
             encoder: None,
+            head_mark: 0,
             body_started: None,
             body_bytes: 0,
         });
@@ -525,9 +529,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 Ok(true)
             }
             Interest::Panicked => {
-                // Answer 500 if nothing went out yet; otherwise the response
-                // is torn and only a close tells the client.
-                let unanswered = ex.encoder.is_none();
+                // Answer 500 if nothing went out yet (dropping a head still
+                // in the buffer); otherwise the response is torn and only a
+                // close tells the client.
+                let unanswered = ex.encoder.is_none() || self.write_buf.rewind_to(ex.head_mark);
                 self.shared.current.store(0, Ordering::Release);
                 if unanswered {
                     self.state = State::Dead;
@@ -836,6 +841,7 @@ impl<H> Exchange<H> {
     /// Serializes the response head, which fixes the body's framing and
     /// whether the connection stays open.
     fn write_head(&mut self, buf: &mut WriteBuf, response: &Response, no_body: bool, cx: &Context) {
+        self.head_mark = buf.mark();
         let outcome = encode::write_head(
             buf.vec(),
             response,
