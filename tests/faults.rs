@@ -432,13 +432,17 @@ fn a_worker_at_its_descriptor_limit_keeps_serving_and_recovers() {
     for _ in 0..60 {
         held.push(TcpStream::connect(addr).unwrap());
     }
-    // The ones it accepted are served; the rest wait.
+    // The ones it accepted are served; the rest wait. The kernel hands
+    // connections over in order, so after the first that waits, all do.
     let mut served = Vec::new();
     let mut waiting = Vec::new();
     for mut s in held {
-        s.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
         s.write_all(request).unwrap();
+        if !waiting.is_empty() {
+            waiting.push(ResponseReader::new(s));
+            continue;
+        }
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let mut reader = ResponseReader::new(s);
         match reader.read_response(false) {
             Ok(res) => {
