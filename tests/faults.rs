@@ -146,7 +146,10 @@ fn raw_handler_panics_at_every_stage() {
     // Part of the body is out: the only honest answer is to cut the
     // connection, so the client sees a truncated body, never a whole one.
     let torn = outcome(addr, b"GET /writable-later HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(torn.is_err(), "a truncated response looked complete: {torn:?}");
+    assert!(
+        torn.is_err(),
+        "a truncated response looked complete: {torn:?}"
+    );
     // After the response is complete, a panic in on_done loses nothing.
     assert_eq!(
         outcome(addr, b"GET /done HTTP/1.1\r\nHost: x\r\n\r\n"),
