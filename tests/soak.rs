@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -280,7 +279,7 @@ fn load(
                 let Ok(mut stream) = connect(addr) else {
                     continue;
                 };
-                if turn % 2 == 0 {
+                if turn.is_multiple_of(2) {
                     let request = goods[turn % goods.len()].request;
                     let _ = stream.write_all(&request[..(turn % request.len()).max(1)]);
                     let socket = socket2::Socket::from(stream);
