@@ -648,3 +648,34 @@ fn a_full_blocking_pool_answers_503() {
         assert_eq!(r.join().unwrap(), "done");
     }
 }
+
+#[test]
+fn traversal_shapes_are_refused_before_routing() {
+    let app = App::new()
+        .get("/files/*rest", |Path(rest): Path<String>| rest)
+        .get("/a/:x", |Path(x): Path<String>| x);
+    let c = client(app);
+    for path in [
+        "/files/../../etc/passwd",
+        "/files/a/%2e%2e/x",
+        "/files/%2E%2E",
+        "/files/./a",
+        "/a/..",
+        "/a/%2e",
+        "/files/..%2fetc",
+        "/files/a%5c..%5cb",
+        "/files/a%00b",
+    ] {
+        let res = c.get(path);
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            res.text()
+        );
+    }
+    // Dots that are not whole segments are ordinary names.
+    assert_eq!(c.get("/files/app.min.js").text(), "app.min.js");
+    assert_eq!(c.get("/files/.hidden/a..b/...").text(), ".hidden/a..b/...");
+    assert_eq!(c.get("/a/%2e%2ex").text(), "..x");
+}

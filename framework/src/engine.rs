@@ -292,24 +292,36 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
     fn on_request(&mut self, request: Request) -> Next {
         let started = request.received().unwrap_or_else(Instant::now);
         let mut scope = None;
-        let (route, captures, fixed) = match self.app.router.at(request.path()) {
-            Some(found) => match found.value().find(request.method()) {
-                Found::Route(route) => (Some(route.clone()), found.captures(), None),
-                Found::NotAllowed => {
-                    scope = found.value().scope_chain();
-                    let reply =
-                        error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
-                            .with_header("allow", &found.value().allow);
-                    (None, Captures::default(), Some(reply))
-                }
-                Found::Options => {
-                    scope = found.value().scope_chain();
-                    let reply = Response::new(StatusCode::NO_CONTENT)
+        let (route, captures, fixed) = if crate::router::is_unsafe_path(request.path()) {
+            let reply = error_response(
+                StatusCode::BAD_REQUEST,
+                "the path has a dot segment or an encoded NUL",
+                None,
+            );
+            (None, Captures::default(), Some(reply))
+        } else {
+            match self.app.router.at(request.path()) {
+                Some(found) => match found.value().find(request.method()) {
+                    Found::Route(route) => (Some(route.clone()), found.captures(), None),
+                    Found::NotAllowed => {
+                        scope = found.value().scope_chain();
+                        let reply = error_response(
+                            StatusCode::METHOD_NOT_ALLOWED,
+                            "method not allowed",
+                            None,
+                        )
                         .with_header("allow", &found.value().allow);
-                    (None, Captures::default(), Some(reply))
-                }
-            },
-            None => no_match(),
+                        (None, Captures::default(), Some(reply))
+                    }
+                    Found::Options => {
+                        scope = found.value().scope_chain();
+                        let reply = Response::new(StatusCode::NO_CONTENT)
+                            .with_header("allow", &found.value().allow);
+                        (None, Captures::default(), Some(reply))
+                    }
+                },
+                None => no_match(),
+            }
         };
         let names = route
             .as_ref()

@@ -26,6 +26,10 @@
 //! - A trailing slash is significant: `/users/` and `/users` are different
 //!   routes, and each matches only its own spelling.
 //! - Regex constraints are anchored: `{id:[0-9]+}` matches a whole segment.
+//! - A request path with a `.` or `..` segment (also as `%2e`, or hidden
+//!   in an encoded slash: `..%2Fetc`) or an encoded NUL is answered `400`
+//!   before routing, so no parameter or catch-all ever carries a
+//!   traversal into a handler that maps it to a file.
 //! - Two patterns conflict when they would name the same position
 //!   differently (`/users/:id` and `/users/:name`), or when the same pattern
 //!   is inserted twice; [`Router::insert`] says which.
@@ -200,6 +204,23 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
 }
 
 /// The parameter names of `pattern`, in order.
+/// Whether `path` (still percent-encoded) has a segment that is, or
+/// decodes to something with, a `.` or `..` component (split on `/` and
+/// `\\`), or an encoded NUL: the shapes of a path traversal.
+pub(crate) fn is_unsafe_path(path: &str) -> bool {
+    // Most paths have none of the three bytes a traversal needs.
+    if !path.bytes().any(|b| matches!(b, b'.' | b'%' | b'\\')) {
+        return false;
+    }
+    path.split('/').any(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        decoded.contains('\0')
+            || decoded
+                .split(['/', '\\'])
+                .any(|part| part == "." || part == "..")
+    })
+}
+
 pub(crate) fn param_names(pattern: &str) -> Result<Vec<std::sync::Arc<str>>, RouteError> {
     Ok(pattern::parse(pattern)?
         .into_iter()
