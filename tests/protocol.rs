@@ -402,3 +402,33 @@ fn remove_closes_at_once_without_an_answer() {
     assert!(out.is_empty(), "{out}");
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// Found by an outside-style probe: a head over the limit inside one long
+/// line, with the connection left open, was never answered: the reader
+/// stopped at a multiple of its buffer size with bytes still in the socket
+/// and, readiness being edge-triggered, never heard of them again.
+#[test]
+fn oversized_heads_are_answered_while_the_client_waits() {
+    let (server, _) = support::start(|s| s);
+    for (size, status) in [(16_400, 431), (17_000, 431), (40_000, 431), (100_000, 414)] {
+        let request = if status == 414 {
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(size))
+        } else {
+            format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+                "a".repeat(size)
+            )
+        };
+        let mut stream = connect(server.local_addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // The server may close before taking all of it.
+        let _ = stream.write_all(request.as_bytes());
+        let mut reader = ResponseReader::new(stream);
+        let res = reader
+            .read_response(false)
+            .unwrap_or_else(|e| panic!("{size}: no answer: {e}"));
+        assert_eq!(res.status, status, "{size}");
+    }
+}

@@ -426,20 +426,27 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         }
         let was_empty = self.read_buf.is_empty();
         let limit = cx.config.limits.max_head_bytes + 1;
-        let before = self.read_buf.len();
-        if !self.fill(cx, limit)? {
-            return Ok(false);
+        loop {
+            let before = self.read_buf.len();
+            if !self.fill(cx, limit)? {
+                return Ok(false);
+            }
+            if was_empty && !self.read_buf.is_empty() {
+                self.state = State::Head {
+                    partial_since: Some(cx.now),
+                };
+            }
+            // A head can only complete at a line end: skip re-parsing
+            // otherwise, so a peer dripping bytes costs no more than it
+            // sends. The first bytes are always parsed, so garbage (a TLS
+            // hello) is refused at once.
+            let new = &self.read_buf.bytes()[before.min(self.read_buf.len())..];
+            if was_empty || self.peer_eof || new.contains(&b'\n') || self.read_buf.len() >= limit {
+                return Ok(true);
+            }
+            // Nothing to parse yet, but the socket may hold more: readiness
+            // is edge-triggered, so read on until it says it would block.
         }
-        if was_empty && !self.read_buf.is_empty() {
-            self.state = State::Head {
-                partial_since: Some(cx.now),
-            };
-        }
-        // A head can only complete at a line end: skip re-parsing otherwise,
-        // so a peer dripping bytes costs no more than it sends. The first
-        // bytes are always parsed, so garbage (a TLS hello) is refused at once.
-        let new = &self.read_buf.bytes()[before.min(self.read_buf.len())..];
-        Ok(was_empty || self.peer_eof || new.contains(&b'\n') || self.read_buf.len() > limit - 1)
     }
 
     /// Writes an error response and closes after it.

@@ -110,6 +110,9 @@ pub struct LocalConnection<F: HandlerFactory<MemoryTransport>> {
     events: Events,
     shared: Arc<LoopShared>,
     wakeups: Vec<Wakeup>,
+    /// Readiness edges not yet reported (new input, input closed): like
+    /// epoll in edge-triggered mode, the connection hears of new bytes once.
+    edge: (bool, bool),
 }
 
 impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
@@ -139,6 +142,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
             events: Events::with_capacity(8),
             shared,
             wakeups: Vec::new(),
+            edge: (true, false),
         })
     }
 
@@ -146,6 +150,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
     pub fn send(&mut self, bytes: &[u8]) {
         if let Some(conn) = &mut self.conn {
             conn.transport_mut().input.extend_from_slice(bytes);
+            self.edge.0 = true;
         }
         self.turn();
     }
@@ -154,6 +159,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
     pub fn close_input(&mut self) {
         if let Some(conn) = &mut self.conn {
             conn.transport_mut().input_closed = true;
+            self.edge.1 = true;
         }
         self.turn();
     }
@@ -226,7 +232,8 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
                 return;
             };
             self.cx.now = Instant::now();
-            conn.on_event(true, true, false);
+            let (readable, closed) = std::mem::take(&mut self.edge);
+            conn.on_event(readable, true, closed);
             conn.prepare_write_buffer(&mut self.cx);
             let flow = conn.drive(&mut self.cx, &mut self.factory);
             let again = flow == Flow::Again;
