@@ -679,3 +679,12 @@ fn traversal_shapes_are_refused_before_routing() {
     assert_eq!(c.get("/files/.hidden/a..b/...").text(), ".hidden/a..b/...");
     assert_eq!(c.get("/a/%2e%2ex").text(), "..x");
 }
+
+#[test]
+fn options_asterisk_asks_about_the_server() {
+    let c = client(App::new().get("/", || "home"));
+    let out = String::from_utf8(c.raw(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")).unwrap();
+    assert!(out.starts_with("HTTP/1.1 204 No Content\r\n"), "{out}");
+    let out = String::from_utf8(c.raw(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")).unwrap();
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use turnstile_core::header::ContentLength;
 use turnstile_core::{
     Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, Response as CoreResponse,
-    StatusCode,
+    StatusCode, TargetForm,
 };
 
 use crate::app::{AppShared, AppTransport, CompiledRoute, Found, Target};
@@ -292,7 +292,14 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
     fn on_request(&mut self, request: Request) -> Next {
         let started = request.received().unwrap_or_else(Instant::now);
         let mut scope = None;
-        let (route, captures, fixed) = if crate::router::is_unsafe_path(request.path()) {
+        let (route, captures, fixed) = if request.target().form() == TargetForm::Asterisk {
+            // `OPTIONS *` asks about the server, not a resource: it is here.
+            (
+                None,
+                Captures::default(),
+                Some(Response::new(StatusCode::NO_CONTENT)),
+            )
+        } else if crate::router::is_unsafe_path(request.path()) {
             let reply = error_response(
                 StatusCode::BAD_REQUEST,
                 "the path has a dot segment or an encoded NUL",

@@ -201,6 +201,9 @@ fn parse_with<'b>(
                 // an origin-form request to us always has one.
                 return Err(ParseError::bad("empty Host"));
             }
+            if !is_host_value(value) {
+                return Err(ParseError::bad("invalid Host"));
+            }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in crate::header::ListItems::new(std::iter::once(value)) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -334,6 +337,47 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
     }
 }
 
+/// Whether `value` can be a Host field: `uri-host [ ":" port ]` (RFC 9112
+/// §3.2), a server MUST refuse anything else. Checked by byte class: a
+/// registered name (unreserved, sub-delims, percent escapes), an IP literal
+/// in brackets, and a port of digits.
+fn is_host_value(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        Some(colon) if !value.ends_with(b"]") => (&value[..colon], &value[colon + 1..]),
+        _ => (value, &b""[..]),
+    };
+    if !port.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if let Some(literal) = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        return !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+    }
+    host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    })
+}
+
 /// Whether `buf` holds an unfinished request line whose version so far
 /// could still become a well-formed `HTTP/d.d`.
 fn version_may_complete(buf: &[u8]) -> bool {
@@ -441,5 +485,41 @@ mod tests {
             Some(400),
             "garbage is refused at once"
         );
+    }
+
+    #[test]
+    fn host_must_be_a_host_and_port() {
+        let status =
+            |host: &str| status_of(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        let good = [
+            "x",
+            "example.com",
+            "example.com:8080",
+            "example.com:",
+            "127.0.0.1:3000",
+            "[::1]",
+            "[::1]:443",
+            "a-b_c~d",
+            "xn--bcher-kva.example",
+        ];
+        for host in good {
+            assert_eq!(status(host), Some(200), "{host}");
+        }
+        let bad = [
+            "a b",
+            "a/b",
+            "a?b",
+            "a#b",
+            "user@host",
+            "host:port",
+            "host:80:80x",
+            "[::1",
+            "[]",
+            "a\"b",
+            "<x>",
+        ];
+        for host in bad {
+            assert_eq!(status(host), Some(400), "{host}");
+        }
     }
 }
