@@ -149,6 +149,14 @@ fn parse_with<'b>(
         StatusCode::NOT_IMPLEMENTED,
         "method not implemented",
     ))?;
+    if method == Method::Connect {
+        // A 2xx answer to CONNECT turns the connection into a tunnel, which
+        // this server does not offer: refuse before any handler can answer.
+        return Err(ParseError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "CONNECT is not supported",
+        ));
+    }
     let version = match parsed.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
