@@ -435,3 +435,34 @@ fn oversized_heads_are_answered_while_the_client_waits() {
         assert_eq!(res.status, status, "{size}");
     }
 }
+
+/// An unread chunked body has no length to judge up front: the server
+/// skips up to 256 KiB of it to keep the connection, then closes instead of
+/// discarding without end.
+#[test]
+fn an_endless_unread_chunked_body_closes_the_connection() {
+    let (server, _) = support::start(|s| s);
+    let mut stream = connect(server.local_addr()).unwrap();
+    stream
+        .write_all(b"POST /ignore-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let mut reader = ResponseReader::new(stream.try_clone().unwrap());
+    assert_eq!(reader.read_response(false).unwrap().text(), "ignored");
+    let chunk = [b"4000\r\n".as_slice(), &[b'x'; 0x4000], b"\r\n"].concat();
+    // 1 MiB of body the handler never reads (the kernel's buffers take it
+    // whether or not the server reads on).
+    for _ in 0..64 {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    // The server hangs up: end of stream or a reset, not silence.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    match reader.get_mut().read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}

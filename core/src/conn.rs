@@ -80,6 +80,9 @@ pub(crate) struct Conn<T: Transport, H> {
     /// The rest of a body its handler did not read, skipped before the next
     /// head.
     discard: Option<BodyDecoder>,
+    /// Bytes of unread body still worth skipping to keep the connection; a
+    /// chunked body has no length to judge up front.
+    discard_budget: u64,
     response: Response,
     trailers: Headers,
     /// When the current state started waiting; deadlines count from here.
@@ -164,6 +167,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             },
             served: 0,
             discard: None,
+            discard_budget: 0,
             response: Response::new(),
             trailers: Headers::new(),
             since: now,
@@ -368,7 +372,16 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     {
         if let Some(body) = &mut self.discard {
             match body.discard(self.read_buf.bytes()) {
-                Ok(n) => self.read_buf.consume(n),
+                Ok(n) if n as u64 > self.discard_budget => {
+                    log::debug!("unread body over {MAX_DISCARD} bytes; closing");
+                    self.since = cx.now;
+                    self.state = State::Closing { write_shut: false };
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    self.discard_budget -= n as u64;
+                    self.read_buf.consume(n);
+                }
                 Err(e) => {
                     log::debug!("unread body was malformed: {}", e.0);
                     self.since = cx.now;
@@ -737,7 +750,10 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             match &ex.body {
                 BodyDecoder::Length(n) if *n > MAX_DISCARD => keep_alive = false,
                 _ if ex.expect_continue => keep_alive = false,
-                _ => self.discard = Some(std::mem::replace(&mut ex.body, BodyDecoder::Done)),
+                _ => {
+                    self.discard = Some(std::mem::replace(&mut ex.body, BodyDecoder::Done));
+                    self.discard_budget = MAX_DISCARD;
+                }
             }
         }
         self.since = cx.now;
