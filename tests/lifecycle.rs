@@ -140,3 +140,27 @@ fn a_panicking_handler_answers_500_and_the_worker_lives() {
     let res = exchange(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(res.text(), "Hello, World!");
 }
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    let (server, _) = support::start(|s| {
+        s.idle_timeout(Duration::from_millis(300))
+            .head_timeout(Duration::from_secs(5))
+    });
+    let stream = connect(server.local_addr()).unwrap();
+    let mut reader = ResponseReader::new(stream);
+    reader
+        .get_mut()
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(reader.read_response(false).unwrap().status, 200);
+    // Kept alive, then idle: closed quietly (no 408 between requests).
+    let started = Instant::now();
+    let rest = reader.read_to_close().unwrap();
+    let waited = started.elapsed();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "closed after {waited:?}"
+    );
+}
