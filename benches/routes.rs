@@ -9,7 +9,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-const ROUTES: &str = include_str!("github_routes.txt");
+mod github;
+
+use github::{matchit_pattern, sample_path};
+
 /// Rounds and lookups per round under `cargo bench`; `cargo test` runs
 /// the same checks with a token load.
 fn load() -> (usize, usize) {
@@ -20,56 +23,12 @@ fn load() -> (usize, usize) {
     }
 }
 
-/// A concrete path for a pattern: every parameter gets a plausible value.
-fn sample_path(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|segment| {
-            if let Some(name) = segment.strip_prefix(':') {
-                match name {
-                    "owner" | "user" | "org" => "rust-lang".to_owned(),
-                    "repo" => "rust".to_owned(),
-                    "number" | "id" => "1234".to_owned(),
-                    _ => format!("{name}-value"),
-                }
-            } else if segment.starts_with('*') {
-                "src/lib/mod.rs".to_owned()
-            } else {
-                segment.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// `:name` → `{name}`, `*rest` → `{*rest}`: matchit's syntax.
-fn matchit_pattern(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|segment| {
-            if let Some(name) = segment.strip_prefix(':') {
-                format!("{{{name}}}")
-            } else if let Some(name) = segment.strip_prefix('*') {
-                format!("{{*{name}}}")
-            } else {
-                segment.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 fn per_lookup(elapsed: Duration, lookups: usize) -> f64 {
     elapsed.as_nanos() as f64 / lookups as f64
 }
 
 fn main() {
-    let mut patterns: Vec<&str> = ROUTES
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(1))
-        .collect();
-    patterns.sort();
-    patterns.dedup();
+    let patterns = github::patterns();
 
     let mut ours = turnstile::router::Router::new();
     let mut theirs = matchit::Router::new();

@@ -1,5 +1,5 @@
-//! Entry points for the fuzz targets in `fuzz/` and their regression
-//! replay, compiled only with the `fuzzing` feature.
+//! Entry points for the fuzz targets in `fuzz/`, their regression replay
+//! and the micro benchmarks, compiled only with the `fuzzing` feature.
 //!
 //! The parsers they reach are crate-private; these thin wrappers expose just
 //! enough of each decision (framing, keep-alive, trailers) for a fuzz target
@@ -142,4 +142,19 @@ pub fn decode_chunked(
         consumed,
         complete: decoder.is_done(),
     })
+}
+
+/// Serializes `response`'s head as the server would for a GET on a
+/// keep-alive HTTP/1.1 connection (for the head-serialization benchmark).
+pub fn write_head(out: &mut Vec<u8>, response: &crate::Response) {
+    static DATE: [u8; 29] = *b"Wed, 25 Nov 2026 12:00:00 GMT";
+    let cx = crate::h1::encode::HeadContext {
+        head_request: false,
+        request_version: crate::Version::Http11,
+        keep_alive: true,
+        no_body: false,
+        date: &DATE,
+        server: Some("turnstile"),
+    };
+    crate::h1::encode::write_head(out, response, &cx);
 }
