@@ -252,6 +252,27 @@ mod tests {
     );
 
     #[test]
+    fn escapes_match_statics_by_their_decoded_spelling() {
+        let r = table(&["/a/b c", "/a/:x", "/p/100%25", "/p/:x", "/q/{n:[0-9]+}"]);
+        let found = |path| r.at(path).map(|m| m.pattern());
+        assert_eq!(found("/a/b%20c"), Some("/a/b c"));
+        assert_eq!(found("/a/b%2"), Some("/a/:x"));
+        assert_eq!(found("/a/%62%20c"), Some("/a/b c"));
+        // A static name with a `%` of its own, written `%25`.
+        assert_eq!(found("/p/100%25"), Some("/p/100%25"));
+        assert_eq!(
+            found("/p/100%"),
+            Some("/p/100%25"),
+            "a lone % decodes to itself"
+        );
+        assert_eq!(found("/p/100"), Some("/p/:x"));
+        // Constraints see the decoded value; invalid UTF-8 matches nothing.
+        assert_eq!(found("/q/%31%32"), Some("/q/{n:[0-9]+}"));
+        assert_eq!(found("/q/%FF"), None);
+        assert_eq!(found("/a/%FF"), None);
+    }
+
+    #[test]
     fn lookups_follow_the_rules() {
         let r = table(&[
             "/",

@@ -10,6 +10,9 @@ use super::pattern::{ParamSpec, Segment, MAX_PARAMS};
 
 pub(crate) struct Node<T> {
     statics: Vec<(String, Node<T>)>,
+    /// `static_key` of each static child, in the same order: a lookup
+    /// compares one word per child and calls `memcmp` only on a hit.
+    static_keys: Vec<u64>,
     params: Vec<(ParamSpec, Node<T>)>,
     catch_all: Option<CatchAll<T>>,
     leaf: Option<Leaf<T>>,
@@ -58,6 +61,7 @@ impl<T> Default for Node<T> {
     fn default() -> Node<T> {
         Node {
             statics: Vec::new(),
+            static_keys: Vec::new(),
             params: Vec::new(),
             catch_all: None,
             leaf: None,
@@ -88,6 +92,7 @@ impl<T> Node<T> {
                     let i = match node.statics.binary_search_by(|(s, _)| by_length(s, &text)) {
                         Ok(i) => i,
                         Err(i) => {
+                            node.static_keys.insert(i, static_key(text.as_bytes()));
                             node.statics.insert(i, (text, Node::default()));
                             i
                         }
@@ -172,40 +177,55 @@ impl<T> Node<T> {
     /// Finds the leaf for `path` (which starts with '/'), filling `captures`.
     pub(crate) fn find<'a>(&'a self, path: &str, captures: &mut Captures) -> Option<&'a Leaf<T>> {
         let rest = path.strip_prefix('/')?;
-        // One scan for escapes up front, instead of one per segment.
-        let encoded = path.as_bytes().contains(&b'%');
-        self.find_from(path, Some((rest, 1)), encoded, captures)
+        self.find_from(path, Some((rest, 1)), captures)
     }
 
     fn find_from<'a>(
         &'a self,
         path: &str,
         rest: Option<(&str, usize)>,
-        encoded: bool,
         captures: &mut Captures,
     ) -> Option<&'a Leaf<T>> {
         let Some((rest, offset)) = rest else {
             return self.leaf.as_ref().filter(|l| l.value.is_some());
         };
+        // One pass finds the segment's end and whether it has escapes.
         // Segments are short: a plain loop beats memchr's setup.
-        let (segment, tail) = match rest.bytes().position(|b| b == b'/') {
-            Some(i) => (&rest[..i], Some((&rest[i + 1..], offset + i + 1))),
-            None => (rest, None),
-        };
-        let decoded = if encoded {
-            decode_segment(segment)?
+        let bytes = rest.as_bytes();
+        let mut end = 0;
+        let mut escaped = false;
+        // The static key's first seven bytes, gathered on the way.
+        let mut key = 0u64;
+        while end < bytes.len() && bytes[end] != b'/' {
+            let b = bytes[end];
+            escaped |= b == b'%';
+            if end < 7 {
+                key |= (b as u64) << (48 - 8 * end);
+            }
+            end += 1;
+        }
+        let (segment, tail) = if end < bytes.len() {
+            (&rest[..end], Some((&rest[end + 1..], offset + end + 1)))
         } else {
+            (rest, None)
+        };
+        let decoded = if escaped {
+            let decoded = decode_segment(segment)?;
+            key = static_key(decoded.as_bytes());
+            decoded
+        } else {
+            key |= (end.min(255) as u64) << 56;
             Cow::Borrowed(segment)
         };
-        if let Some(child) = self.static_child(&decoded) {
-            if let Some(leaf) = child.find_from(path, tail, encoded, captures) {
+        if let Some(child) = self.static_child(&decoded, key) {
+            if let Some(leaf) = child.find_from(path, tail, captures) {
                 return Some(leaf);
             }
         }
         for (spec, child) in &self.params {
             if spec.matches(&decoded) && (captures.len as usize) < MAX_PARAMS {
                 captures.push(offset, offset + segment.len());
-                if let Some(leaf) = child.find_from(path, tail, encoded, captures) {
+                if let Some(leaf) = child.find_from(path, tail, captures) {
                     return Some(leaf);
                 }
                 captures.pop();
@@ -222,17 +242,18 @@ impl<T> Node<T> {
 }
 
 impl<T> Node<T> {
-    /// The static child named `segment`. Children are sorted by length,
-    /// then bytes, so a search mostly compares lengths; narrow nodes are
-    /// scanned, wide ones searched by halves.
-    fn static_child(&self, segment: &str) -> Option<&Node<T>> {
+    /// The static child named `segment` (whose `static_key` is `key`).
+    /// Narrow nodes compare one word per child; wide ones, sorted by length
+    /// then bytes, are searched by halves.
+    fn static_child(&self, segment: &str, key: u64) -> Option<&Node<T>> {
         if self.statics.len() <= 64 {
-            for (name, child) in &self.statics {
-                if name.len() > segment.len() {
-                    break; // sorted by length: nothing longer can match
-                }
-                if name.len() == segment.len() && name == segment {
-                    return Some(child);
+            for (i, &k) in self.static_keys.iter().enumerate() {
+                if k == key {
+                    let (name, child) = &self.statics[i];
+                    // Lengths and first seven bytes are equal already.
+                    if segment.len() <= 7 || name.as_bytes()[7..] == segment.as_bytes()[7..] {
+                        return Some(child);
+                    }
                 }
             }
             None
@@ -243,6 +264,16 @@ impl<T> Node<T> {
                 .map(|i| &self.statics[i].1)
         }
     }
+}
+
+/// A segment's length (saturated at 255) and its first seven bytes packed
+/// into one word.
+fn static_key(segment: &[u8]) -> u64 {
+    let mut key = (segment.len().min(255) as u64) << 56;
+    for (i, &b) in segment.iter().take(7).enumerate() {
+        key |= (b as u64) << (48 - 8 * i);
+    }
+    key
 }
 
 /// The order of static children: shorter first, then bytewise.
