@@ -30,6 +30,15 @@ macro_rules! status_codes {
                     _ => "",
                 }
             }
+
+            /// `HTTP/1.1 <code> <reason>\r\n` for a registered code, written
+            /// with one copy by the head writer.
+            pub(crate) fn status_line(&self) -> Option<&'static [u8]> {
+                match self.0 {
+                    $( $num => Some(concat!("HTTP/1.1 ", stringify!($num), " ", $reason, "\r\n").as_bytes()), )+
+                    _ => None,
+                }
+            }
         }
     };
 }

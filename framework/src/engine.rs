@@ -49,8 +49,6 @@ pub struct AppHandler<T: AppTransport> {
     parts: Option<RequestParts>,
     route: Option<Arc<CompiledRoute>>,
     chain: Option<Arc<[Arc<dyn Middleware>]>>,
-    /// A fixed answer (404, 405, OPTIONS) given once `before` steps pass.
-    fixed: Option<Response>,
     /// `after` steps run for middleware `0..after_upto`.
     after_upto: usize,
     body: Vec<u8>,
@@ -69,7 +67,6 @@ impl<T: AppTransport> AppHandler<T> {
             parts: None,
             route: None,
             chain: None,
-            fixed: None,
             after_upto: 0,
             body: Vec::new(),
             reply: None,
@@ -114,14 +111,14 @@ impl<T: AppTransport> AppHandler<T> {
     }
 
     fn run_target(&mut self) -> Next {
-        if let Some(fixed) = self.fixed.take() {
-            return self.reply(fixed, self.after_upto);
-        }
         let Some(route) = self.route.clone() else {
-            return self.reply(
-                error_response(StatusCode::NOT_FOUND, "not found", None),
-                self.after_upto,
-            );
+            // Without a route, `reply` holds the fixed answer (404, 405,
+            // OPTIONS) chosen with the route, given once `before` steps pass.
+            let fixed = self
+                .reply
+                .take()
+                .unwrap_or_else(|| error_response(StatusCode::NOT_FOUND, "not found", None));
+            return self.reply(fixed, self.after_upto);
         };
         match &route.target {
             Target::Raw(factory) => {
@@ -336,7 +333,7 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
             .unwrap_or_else(|| Arc::from(Vec::new()));
         self.chain = route.as_ref().map(|r| r.chain.clone()).or(scope);
         self.route = route;
-        self.fixed = fixed;
+        self.reply = fixed;
         self.parts = Some(RequestParts {
             request,
             captures,
@@ -406,11 +403,7 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
                 log::error!("dropped content type: {e}");
             }
         }
-        for (name, value) in reply.headers() {
-            if let Err(e) = headers.append(name, value) {
-                log::error!("dropped header: {e}");
-            }
-        }
+        headers.append_all(reply.headers());
         self.out = reply.take_body();
         self.reply = None;
         let length = self.out.as_bytes().len();

@@ -144,11 +144,14 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
         }
     };
 
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(&status.digits());
-    out.push(b' ');
-    out.extend_from_slice(status.reason().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    match status.status_line() {
+        Some(line) => out.extend_from_slice(line),
+        None => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(&status.digits());
+            out.extend_from_slice(b" \r\n");
+        }
+    }
     for (name, value) in res.headers().raw_iter() {
         if (name.len() == 14 && name.eq_ignore_ascii_case(b"content-length"))
             || (name.len() == 17

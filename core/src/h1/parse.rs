@@ -350,41 +350,52 @@ fn refusal(e: httparse::Error, buf: &[u8], limits: &HeadLimits) -> ParseError {
 /// registered name (unreserved, sub-delims, percent escapes), an IP literal
 /// in brackets, and a port of digits.
 fn is_host_value(value: &[u8]) -> bool {
-    let (host, port) = match value.iter().rposition(|&b| b == b':') {
-        Some(colon) if !value.ends_with(b"]") => (&value[..colon], &value[colon + 1..]),
-        _ => (value, &b""[..]),
-    };
-    if !port.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    if let Some(literal) = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
-        return !literal.is_empty()
-            && literal
+    let port = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..close];
+        if literal.is_empty()
+            || !literal
                 .iter()
-                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
+        {
+            return false;
+        }
+        &value[close + 1..]
+    } else {
+        // One pass: name bytes up to the first colon, on every request.
+        let mut end = value.len();
+        for (i, &b) in value.iter().enumerate() {
+            if b == b':' {
+                end = i;
+                break;
+            }
+            if !REG_NAME[b as usize] {
+                return false;
+            }
+        }
+        &value[end..]
+    };
+    match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
     }
-    host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    })
 }
+
+/// Bytes of a registered name: unreserved, sub-delims and `%` escapes.
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'%' |
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
+        b += 1;
+    }
+    table
+};
 
 /// Whether `buf` holds an unfinished request line whose version so far
 /// could still become a well-formed `HTTP/d.d`.

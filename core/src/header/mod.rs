@@ -200,6 +200,14 @@ impl Headers {
         });
     }
 
+    /// Appends every field of `other`, in order (both sides were validated
+    /// when their fields were added, so nothing is checked again).
+    pub fn append_all(&mut self, other: &Headers) {
+        for (name, value) in other.raw_iter() {
+            self.push_unchecked(name, value);
+        }
+    }
+
     /// Raw field access for the head writer, without the UTF-8 check.
     pub(crate) fn raw_iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.entries
@@ -223,11 +231,20 @@ fn validate_name(name: &str) -> Result<(), InvalidHeader> {
     Ok(())
 }
 
+/// Bytes a field value may not hold: controls other than tab, and DEL.
+static VALUE_FORBIDDEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b != b'\t' as usize;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table
+};
+
 fn validate_value(name: &str, value: &[u8]) -> Result<(), InvalidHeader> {
-    if value
-        .iter()
-        .any(|&b| b == b'\r' || b == b'\n' || b == 0 || (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
+    if value.iter().any(|&b| VALUE_FORBIDDEN[b as usize]) {
         return Err(InvalidHeader::new(name, "value holds a control character"));
     }
     Ok(())

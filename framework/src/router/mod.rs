@@ -207,9 +207,18 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
 /// Whether `path` (still percent-encoded) has a segment that is, or
 /// decodes to something with, a `.` or `..` component (split on `/` and
 /// `\\`), or an encoded NUL: the shapes of a path traversal.
+/// `.`, `%` and `\\`, as a table: one load per byte on every request.
+static TRAVERSAL_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'.' as usize] = true;
+    table[b'%' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 pub(crate) fn is_unsafe_path(path: &str) -> bool {
     // Most paths have none of the three bytes a traversal needs.
-    if !path.bytes().any(|b| matches!(b, b'.' | b'%' | b'\\')) {
+    if !path.bytes().any(|b| TRAVERSAL_BYTE[b as usize]) {
         return false;
     }
     path.split('/').any(|segment| {
