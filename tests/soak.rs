@@ -39,8 +39,15 @@ impl Program {
             .join(name);
         if !path.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            // Built beside this test binary: release when it is.
+            let profile: &[&str] = if cfg!(debug_assertions) {
+                &[]
+            } else {
+                &["--release"]
+            };
             let built = Command::new(cargo)
                 .args(["build", "--example", name])
+                .args(profile)
                 .status()
                 .unwrap();
             assert!(built.success());
