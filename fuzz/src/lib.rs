@@ -194,6 +194,21 @@ pub fn run_connection<F>(factory: F, pieces: &[usize], input: &[u8]) -> Vec<u8>
 where
     F: turnstile_core::HandlerFactory<MemoryTransport>,
 {
+    let (mut before, after) = run_connection_open_then_closed(factory, pieces, input);
+    before.extend_from_slice(&after);
+    before
+}
+
+/// Like [`run_connection`], but returns what the server wrote while the
+/// client's side was still open, and what it wrote after the close.
+pub fn run_connection_open_then_closed<F>(
+    factory: F,
+    pieces: &[usize],
+    input: &[u8],
+) -> (Vec<u8>, Vec<u8>)
+where
+    F: turnstile_core::HandlerFactory<MemoryTransport>,
+{
     let mut conn = LocalConnection::new(factory).expect("local connection");
     let mut at = 0;
     for &piece in pieces {
@@ -202,6 +217,7 @@ where
         at = end;
     }
     conn.send(&input[at..]);
+    let before = conn.take_output();
     conn.close_input();
     let closed = conn
         .run_until(|_| false, Duration::from_secs(2))
@@ -211,7 +227,35 @@ where
         conn.is_closed(),
         "connection still open after the client closed"
     );
-    conn.take_output()
+    (before, conn.take_output())
+}
+
+/// The longest prefix of `input` the server has parsed as a head once it
+/// has read all of it in `pieces`, where that is known: each piece is one
+/// read while everything fits the first read buffer (8 KiB), and past the
+/// head limit the server parses at the limit.
+fn judged_prefix(pieces: &[usize], input: &[u8]) -> Option<usize> {
+    let limit = HeadLimits::default().max_head_bytes;
+    if input.len() > limit {
+        return Some(limit + 1);
+    }
+    if input.is_empty() || input.len() >= 8 * 1024 {
+        return None;
+    }
+    let mut judged = 0;
+    let mut at = 0usize;
+    let ends = pieces.iter().copied().chain(std::iter::once(usize::MAX));
+    for piece in ends {
+        let end = at.saturating_add(piece).min(input.len());
+        if end > at && (at == 0 || input[at..end].contains(&b'\n')) {
+            judged = end;
+        }
+        at = end;
+        if at == input.len() {
+            break;
+        }
+    }
+    Some(judged)
 }
 
 /// One response as the server wrote it.
@@ -352,7 +396,21 @@ pub fn digest(_: Control) -> Digest {
 pub fn connection(data: &[u8]) {
     let (pieces, input) = split_plan(data);
     let whole = run_connection(digest, &[], input);
-    let split = run_connection(digest, &pieces, input);
+    let (open, closed) = run_connection_open_then_closed(digest, &pieces, input);
+    // A first head the server can already refuse is answered while the
+    // client waits (readiness is edge-triggered: a server that stops reading
+    // early never hears of the rest). The server judges a head on its first
+    // bytes, at each line end and at the size limit: those are the prefixes
+    // it must have refused.
+    if let Some(judged) = judged_prefix(&pieces, input) {
+        if fuzzing::parse_request(&input[..judged], &HeadLimits::default()).is_err() {
+            assert!(
+                !open.is_empty(),
+                "a refused head was answered only after the client closed"
+            );
+        }
+    }
+    let split = [open, closed].concat();
     let whole = answers(&whole);
     assert_eq!(
         whole,
