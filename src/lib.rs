@@ -9,6 +9,7 @@
 
 #![deny(missing_docs)]
 
+pub mod program;
 pub mod raw;
 pub mod todo;
 

@@ -1,59 +1,13 @@
 //! The examples, started as programs and driven from outside with real
 //! clients: curl and Python's http.client.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use turnstile_suite::program::Program;
 
-/// A running example; killed when dropped.
-struct Example {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn example_path(name: &str) -> PathBuf {
-    // cargo test builds the examples next to the test binaries' parent.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join(name)
-}
-
-fn start(name: &str) -> Example {
-    if !example_path(name).exists() {
-        // `cargo test` builds every example first; a filtered run may not.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "--example", name])
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "could not build example {name}");
-    }
-    let mut child = Command::new(example_path(name))
-        .env("PORT", "0")
-        .env("WORKERS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start example {name}: {e}"));
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Example { child, addr }
+fn start(name: &str) -> Program {
+    Program::start(name, &[("WORKERS", "2")])
 }
 
 fn have(tool: &str) -> bool {
@@ -80,7 +34,7 @@ fn hello_answers_curl_with_keep_alive() {
         "curl is needed: run the README's test command"
     );
     let server = start("hello");
-    let url = format!("http://{}/", server.addr);
+    let url = format!("http://{}/", server.addr());
     // Three URLs on one curl: the connection is reused.
     let out = curl(&["-v", &url, &url, &url]);
     assert!(out.status.success());
@@ -134,8 +88,8 @@ r = e.getresponse()
 assert r.status == 200 and r.read() == b"waited 50 ms\n"
 print("ok")
 "#,
-        hello_port = hello.addr.port(),
-        echo_port = echo.addr.port()
+        hello_port = hello.addr().port(),
+        echo_port = echo.addr().port()
     );
     let out = Command::new("python3")
         .arg("-c")
@@ -167,7 +121,7 @@ fn echo_streams_large_bodies_back_through_curl() {
         .unwrap()
         .write_all(&data)
         .unwrap();
-    let url = format!("http://{}/echo", server.addr);
+    let url = format!("http://{}/echo", server.addr());
     let at_input = format!("@{}", input.display());
     for extra in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
         let mut args = vec!["--data-binary", &at_input, &url];
@@ -190,7 +144,7 @@ fn echo_delay_timeout_and_not_found() {
         "curl is needed: run the README's test command"
     );
     let server = start("echo");
-    let base = format!("http://{}", server.addr);
+    let base = format!("http://{}", server.addr());
     let started = Instant::now();
     let out = curl(&[&format!("{base}/delay/200")]);
     let took = started.elapsed();
@@ -228,7 +182,7 @@ fn framework_tour_over_real_sockets() {
         "curl is needed: run the README's test command"
     );
     let server = start("framework_tour");
-    let base = format!("http://{}", server.addr);
+    let base = format!("http://{}", server.addr());
     let get = |path: &str| {
         let out = curl(&["-w", "\n%{http_code}", &format!("{base}{path}")]);
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -274,7 +228,7 @@ fn framework_tour_over_real_sockets() {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("201"));
 
     // Bodies over the 1 MiB default limit are refused up front.
-    let mut stream = turnstile_suite::raw::connect(server.addr).unwrap();
+    let mut stream = turnstile_suite::raw::connect(server.addr()).unwrap();
     stream
         .write_all(b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n")
         .unwrap();
@@ -284,7 +238,7 @@ fn framework_tour_over_real_sockets() {
     assert_eq!(res.status, 413);
 
     // Pipelined requests through the framework answer in order.
-    let mut stream = turnstile_suite::raw::connect(server.addr).unwrap();
+    let mut stream = turnstile_suite::raw::connect(server.addr()).unwrap();
     stream
         .write_all(b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /counter HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -310,7 +264,7 @@ fn macros_example_serves_its_api() {
         "curl is needed: run the README's test command"
     );
     let server = start("macros");
-    let base = format!("http://{}", server.addr);
+    let base = format!("http://{}", server.addr());
     let run = |args: &[&str]| {
         let mut all = vec!["-w", "\n%{http_code}"];
         all.extend_from_slice(args);
@@ -350,7 +304,7 @@ fn sync_server_counts_uploads_from_curl() {
         "curl is needed: run the README's test command"
     );
     let server = start("sync_server");
-    let base = format!("http://{}", server.addr);
+    let base = format!("http://{}", server.addr());
     let out = curl(&[&format!("{base}/")]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!");
     let dir = std::env::temp_dir().join(format!("turnstile-sync-{}", std::process::id()));

@@ -1,9 +1,9 @@
 //! Faults: handlers and middleware that panic at every stage, graceful
 //! shutdown under load, and a worker at its file-descriptor limit.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use turnstile::{App, Defer, IntoResponse};
 use turnstile_core::{
     Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, Response, Server,
 };
+use turnstile_suite::program::{example_path, Program};
 use turnstile_suite::raw::{connect, exchange, ResponseReader};
 
 /// A raw handler that panics in the callback its path names.
@@ -377,63 +378,18 @@ fn graceful_shutdown_under_load_answers_in_flight_and_refuses_cleanly() {
     assert!(TcpStream::connect(addr).is_err());
 }
 
-fn example_path(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // Built beside this test binary: release when it is.
-        let profile: &[&str] = if cfg!(debug_assertions) {
-            &[]
-        } else {
-            &["--release"]
-        };
-        let built = Command::new(cargo)
-            .args(["build", "--example", name])
-            .args(profile)
-            .status()
-            .expect("cargo runs");
-        assert!(built.success());
-    }
-    path
-}
-
-/// CPU time (user + system) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
 #[test]
 fn a_worker_at_its_descriptor_limit_keeps_serving_and_recovers() {
     // The hello example with 40 descriptors: what it holds at start plus
     // a few dozen connections.
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg("ulimit -n 40 && exec \"$0\"")
         .arg(example_path("hello"))
-        .env("PORT", "0")
-        .env("WORKERS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
+        .env("WORKERS", "1");
+    let hello = Program::spawn(command);
+    let addr = hello.addr();
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
     // Open far more connections than descriptors; the kernel's backlog
@@ -466,9 +422,9 @@ fn a_worker_at_its_descriptor_limit_keeps_serving_and_recovers() {
     assert!(!waiting.is_empty(), "the limit was never reached");
 
     // At the limit, the worker does not spin on accept.
-    let before = cpu_ticks(child.id());
+    let before = hello.cpu_ticks();
     std::thread::sleep(Duration::from_secs(1));
-    let spent = cpu_ticks(child.id()) - before;
+    let spent = hello.cpu_ticks() - before;
     assert!(
         spent < 30,
         "the server used {spent} ticks in a second at the limit"
@@ -494,6 +450,4 @@ fn a_worker_at_its_descriptor_limit_keeps_serving_and_recovers() {
         assert_eq!(res.text(), "Hello, World!");
     }
     assert!(waiting_count > 0);
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -5,89 +5,25 @@
 //! refused cleanly, no todo write may be lost, and each server must end
 //! with the descriptors it started with and a bounded RSS growth.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use turnstile_suite::program::Program;
 
 use turnstile_suite::raw::{connect, ResponseReader};
 
-/// A running example, killed when dropped.
-struct Program {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Program {
-    fn start(name: &str, env: &[(&str, &str)]) -> Program {
-        let exe = std::env::current_exe().unwrap();
-        let path = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("examples")
-            .join(name);
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            // Built beside this test binary: release when it is.
-            let profile: &[&str] = if cfg!(debug_assertions) {
-                &[]
-            } else {
-                &["--release"]
-            };
-            let built = Command::new(cargo)
-                .args(["build", "--example", name])
-                .args(profile)
-                .status()
-                .unwrap();
-            assert!(built.success());
-        }
-        let mut child = Command::new(path)
-            .env("PORT", "0")
-            .env("WORKERS", "2")
-            // Slow attackers are cut off within the run.
-            .env("HEADER_TIMEOUT_MS", "2000")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .trim_start_matches("listening on http://")
-            .parse()
-            .unwrap();
-        Program { child, addr }
-    }
-
-    fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .unwrap()
-            .count()
-    }
-
-    fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap()
-    }
+/// Starts example `name` as the soak runs it.
+fn start(name: &str, env: &[(&str, &str)]) -> Program {
+    let mut all = vec![
+        ("WORKERS", "2"),
+        // Slow attackers are cut off within the run.
+        ("HEADER_TIMEOUT_MS", "2000"),
+    ];
+    all.extend_from_slice(env);
+    Program::start(name, &all)
 }
 
 /// Tallies shared by the client threads.
@@ -364,10 +300,10 @@ fn soak_framework_tour_and_todo() {
     let secs = soak_secs();
     let db = std::env::temp_dir().join(format!("turnstile-soak-{}.db", std::process::id()));
     remove_database(&db);
-    let tour = Program::start("framework_tour", &[]);
-    let todo = Program::start("todo", &[("DATABASE", db.to_str().unwrap())]);
+    let tour = start("framework_tour", &[]);
+    let todo = start("todo", &[("DATABASE", db.to_str().unwrap())]);
     // Todo 1 exists for the read mix.
-    let mut first = ResponseReader::new(connect(todo.addr).unwrap());
+    let mut first = ResponseReader::new(connect(todo.addr()).unwrap());
     first
         .get_mut()
         .write_all(&json_request("POST", "/api/todos", "{\"title\":\"first\"}"))
@@ -378,11 +314,11 @@ fn soak_framework_tour_and_todo() {
     let baseline = [tour.fds(), todo.fds()];
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
-    let mut threads = load(tour.addr, TOUR, stop.clone(), tally.clone());
-    threads.extend(load(todo.addr, TODO, stop.clone(), tally.clone()));
+    let mut threads = load(tour.addr(), TOUR, stop.clone(), tally.clone());
+    threads.extend(load(todo.addr(), TODO, stop.clone(), tally.clone()));
     let writers: Vec<_> = (0..2)
         .map(|w| {
-            let (stop, tally, addr) = (stop.clone(), tally.clone(), todo.addr);
+            let (stop, tally, addr) = (stop.clone(), tally.clone(), todo.addr());
             std::thread::spawn(move || todo_writer(addr, w, stop, tally))
         })
         .collect();
@@ -390,11 +326,14 @@ fn soak_framework_tour_and_todo() {
     // Warm up for a tenth of the run, then watch RSS.
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(secs.div_ceil(10)));
-    let warm = [tour.rss_kib(), todo.rss_kib()];
+    let warm = [tour.status_kib("VmRSS:"), todo.status_kib("VmRSS:")];
     let mut peak = warm;
     while started.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_secs(1));
-        peak = [peak[0].max(tour.rss_kib()), peak[1].max(todo.rss_kib())];
+        peak = [
+            peak[0].max(tour.status_kib("VmRSS:")),
+            peak[1].max(todo.status_kib("VmRSS:")),
+        ];
         eprintln!(
             "soak {:>4}s: good {} refused {} cut {} failures {} rss {:?} KiB",
             started.elapsed().as_secs(),
@@ -425,7 +364,7 @@ fn soak_framework_tour_and_todo() {
     // Zero lost todo writes: every stored id reads back with its title.
     assert!(!stored.is_empty());
     // Pipelined 64 at a time: a 30-minute run stores millions.
-    let mut reader = ResponseReader::new(connect(todo.addr).unwrap());
+    let mut reader = ResponseReader::new(connect(todo.addr()).unwrap());
     for batch in stored.chunks(64) {
         let requests: String = batch
             .iter()

@@ -1,14 +1,14 @@
 //! The todo app: its API through the test client, and the example over
 //! sockets (restarts, concurrent writers).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 use turnstile::test::TestClient;
 use turnstile::StatusCode;
+use turnstile_suite::program::Program;
 use turnstile_suite::raw::{connect, ResponseReader};
 use turnstile_suite::todo;
 
@@ -266,54 +266,11 @@ fn the_page_and_its_assets() {
 }
 
 /// The todo example on a free port with `database`; killed on drop.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
-fn run_todo(database: &Path) -> Running {
-    if !example("todo").exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        assert!(Command::new(cargo)
-            .args(["build", "--example", "todo"])
-            .status()
-            .unwrap()
-            .success());
-    }
-    let mut child = Command::new(example("todo"))
-        .env("PORT", "0")
-        .env("DATABASE", database)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
-    Running { child, addr }
+fn run_todo(database: &Path) -> Program {
+    Program::start(
+        "todo",
+        &[("DATABASE", database.to_str().expect("UTF-8 path"))],
+    )
 }
 
 fn temp_db(name: &str) -> PathBuf {
@@ -349,14 +306,14 @@ fn data_survives_a_restart() {
     let database = temp_db("restart");
     {
         let server = run_todo(&database);
-        let mut reader = ResponseReader::new(connect(server.addr).unwrap());
+        let mut reader = ResponseReader::new(connect(server.addr()).unwrap());
         assert_eq!(
             post_json(&mut reader, r#"{"title":"persist me"}"#).status,
             201
         );
     }
     let server = run_todo(&database);
-    let todos = get_all(server.addr);
+    let todos = get_all(server.addr());
     assert_eq!(
         todos,
         [json!({"id": 1, "title": "persist me", "done": false})]
@@ -367,7 +324,7 @@ fn data_survives_a_restart() {
 fn two_hundred_concurrent_creates_all_land() {
     let database = temp_db("concurrent");
     let server = run_todo(&database);
-    let addr = server.addr;
+    let addr = server.addr();
     let writers: Vec<_> = (0..20)
         .map(|w| {
             std::thread::spawn(move || {

@@ -6,11 +6,11 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/test` installs
 //! them when missing).
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use turnstile_suite::program::Program;
 
 use serde_json::{json, Value};
 use turnstile_core::sync::Client;
@@ -34,42 +34,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
-fn start_todo(database: &Path) -> (Process, SocketAddr) {
-    if !example("todo").exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        assert!(Command::new(cargo)
-            .args(["build", "--example", "todo"])
-            .status()
-            .unwrap()
-            .success());
-    }
-    let mut child = Command::new(example("todo"))
-        .env("PORT", "0")
-        .env("DATABASE", database)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
-    (Process(child), addr)
+fn start_todo(database: &Path) -> (Program, SocketAddr) {
+    let todo = Program::start(
+        "todo",
+        &[("DATABASE", database.to_str().expect("UTF-8 path"))],
+    );
+    let addr = todo.addr();
+    (todo, addr)
 }
 
 /// A WebDriver session over the blocking client.
@@ -254,11 +225,12 @@ fn add_and_toggle_a_todo_in_chromium() {
 
     let png = base64_decode(session.get("/screenshot").as_str().unwrap());
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let target = example("")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
+    // target/<profile>/deps/<this test> → target/todo-screenshot.png
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target directory")
         .join("todo-screenshot.png");
     std::fs::write(&target, png).unwrap();
 

@@ -1,0 +1,123 @@
+//! Example programs started by tests, the way a person starts them: built
+//! beside the test binary when missing, run with `PORT=0`, and the address
+//! read back from their one `listening on http://…` line.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A running program; killed when dropped.
+pub struct Program {
+    child: Child,
+    addr: SocketAddr,
+}
+
+/// The path of example `name` next to the running test binary, built first
+/// (in the test's own profile) when a filtered test run did not build it.
+pub fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory")
+        .join("examples")
+        .join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let profile: &[&str] = if cfg!(debug_assertions) {
+            &[]
+        } else {
+            &["--release"]
+        };
+        let built = Command::new(cargo)
+            .args(["build", "--example", name])
+            .args(profile)
+            .status()
+            .expect("cargo runs");
+        assert!(built.success(), "could not build example {name}");
+    }
+    path
+}
+
+impl Program {
+    /// Starts example `name` with `env` on top of `PORT=0`.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Program {
+        let mut command = Command::new(example_path(name));
+        command.envs(env.iter().copied());
+        Program::spawn(command)
+    }
+
+    /// Runs `command` (which must end up running an example) with
+    /// `PORT=0` and waits for its announcement.
+    pub fn spawn(mut command: Command) -> Program {
+        let mut child = command
+            .env("PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("program output");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("announced address");
+        Program { child, addr }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its open file descriptors.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |dir| dir.count())
+    }
+
+    /// A `/proc/<pid>/status` figure in KiB (`"VmRSS:"`, `"VmHWM:"`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time (user + system) it has used, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(11) + field(12)
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
