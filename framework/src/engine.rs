@@ -277,56 +277,79 @@ impl<T: AppTransport> AppHandler<T> {
     }
 }
 
-fn no_match() -> (Option<Arc<CompiledRoute>>, Captures, Option<Response>) {
-    (
-        None,
-        Captures::default(),
-        Some(error_response(StatusCode::NOT_FOUND, "not found", None)),
-    )
+/// What the router decided for a request: its route and parameters, or a
+/// fixed answer (404, 405, OPTIONS, a refused path) given once the `before`
+/// steps of `scope` pass.
+struct Routed {
+    route: Option<Arc<CompiledRoute>>,
+    captures: Captures,
+    fixed: Option<Response>,
+    scope: Option<Arc<[Arc<dyn Middleware>]>>,
 }
 
-impl<T: AppTransport> Handler<T> for AppHandler<T> {
-    fn on_request(&mut self, request: Request) -> Next {
-        let started = request.received().unwrap_or_else(Instant::now);
-        let mut scope = None;
-        let (route, captures, fixed) = if request.target().form() == TargetForm::Asterisk {
+impl Routed {
+    fn fixed(reply: Response, scope: Option<Arc<[Arc<dyn Middleware>]>>) -> Routed {
+        Routed {
+            route: None,
+            captures: Captures::default(),
+            fixed: Some(reply),
+            scope,
+        }
+    }
+}
+
+impl<T: AppTransport> AppHandler<T> {
+    fn route_for(&self, request: &Request) -> Routed {
+        if request.target().form() == TargetForm::Asterisk {
             // `OPTIONS *` asks about the server, not a resource: it is here.
-            (
-                None,
-                Captures::default(),
-                Some(Response::new(StatusCode::NO_CONTENT)),
-            )
-        } else if crate::router::is_unsafe_path(request.path()) {
+            return Routed::fixed(Response::new(StatusCode::NO_CONTENT), None);
+        }
+        if crate::router::is_unsafe_path(request.path()) {
             let reply = error_response(
                 StatusCode::BAD_REQUEST,
                 "the path has a dot segment or an encoded NUL",
                 None,
             );
-            (None, Captures::default(), Some(reply))
-        } else {
-            match self.app.router.at(request.path()) {
-                Some(found) => match found.value().find(request.method()) {
-                    Found::Route(route) => (Some(route.clone()), found.captures(), None),
-                    Found::NotAllowed => {
-                        scope = found.value().scope_chain();
-                        let reply = error_response(
-                            StatusCode::METHOD_NOT_ALLOWED,
-                            "method not allowed",
-                            None,
-                        )
-                        .with_header("allow", &found.value().allow);
-                        (None, Captures::default(), Some(reply))
-                    }
-                    Found::Options => {
-                        scope = found.value().scope_chain();
-                        let reply = Response::new(StatusCode::NO_CONTENT)
-                            .with_header("allow", &found.value().allow);
-                        (None, Captures::default(), Some(reply))
-                    }
-                },
-                None => no_match(),
-            }
+            return Routed::fixed(reply, None);
+        }
+        let Some(found) = self.app.router.at(request.path()) else {
+            return Routed::fixed(
+                error_response(StatusCode::NOT_FOUND, "not found", None),
+                None,
+            );
         };
+        let entry = found.value();
+        match entry.find(request.method()) {
+            Found::Route(route) => Routed {
+                route: Some(route.clone()),
+                captures: found.captures(),
+                fixed: None,
+                scope: None,
+            },
+            Found::NotAllowed => {
+                let reply =
+                    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+                        .with_header("allow", &entry.allow);
+                Routed::fixed(reply, entry.scope_chain())
+            }
+            Found::Options => {
+                let reply =
+                    Response::new(StatusCode::NO_CONTENT).with_header("allow", &entry.allow);
+                Routed::fixed(reply, entry.scope_chain())
+            }
+        }
+    }
+}
+
+impl<T: AppTransport> Handler<T> for AppHandler<T> {
+    fn on_request(&mut self, request: Request) -> Next {
+        let started = request.received().unwrap_or_else(Instant::now);
+        let Routed {
+            route,
+            captures,
+            fixed,
+            scope,
+        } = self.route_for(&request);
         let names = route
             .as_ref()
             .map(|r| r.names.clone())

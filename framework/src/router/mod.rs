@@ -203,11 +203,7 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
     }
 }
 
-/// The parameter names of `pattern`, in order.
-/// Whether `path` (still percent-encoded) has a segment that is, or
-/// decodes to something with, a `.` or `..` component (split on `/` and
-/// `\\`), or an encoded NUL: the shapes of a path traversal.
-/// `.`, `%` and `\\`, as a table: one load per byte on every request.
+/// `.`, `%` and `\`, as a table: one load per byte on every request.
 static TRAVERSAL_BYTE: [bool; 256] = {
     let mut table = [false; 256];
     table[b'.' as usize] = true;
@@ -216,6 +212,9 @@ static TRAVERSAL_BYTE: [bool; 256] = {
     table
 };
 
+/// Whether `path` (still percent-encoded) has a segment that is, or
+/// decodes to something with, a `.` or `..` component (split on `/` and
+/// `\`), or an encoded NUL: the shapes of a path traversal.
 pub(crate) fn is_unsafe_path(path: &str) -> bool {
     // Most paths have none of the three bytes a traversal needs.
     if !path.bytes().any(|b| TRAVERSAL_BYTE[b as usize]) {
@@ -230,6 +229,7 @@ pub(crate) fn is_unsafe_path(path: &str) -> bool {
     })
 }
 
+/// The parameter names of `pattern`, in order.
 pub(crate) fn param_names(pattern: &str) -> Result<Vec<std::sync::Arc<str>>, RouteError> {
     Ok(pattern::parse(pattern)?
         .into_iter()
