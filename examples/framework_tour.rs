@@ -19,9 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use turnstile::core::{
-    Control, Encoder, Handler, Next, Request, Response as CoreResponse, Transport,
-};
+use turnstile::core::{Control, Encoder, Handler, Next, Request, Response as CoreResponse};
 use turnstile::extract::{Form, Path, Query, State};
 use turnstile::middleware::{Cors, Logger, RequestId, RequestIdMiddleware, Timeout};
 use turnstile::{App, Defer, Deferred, Json, Method, RouteSettings, StatusCode};
@@ -142,7 +140,7 @@ struct Stream {
     pending: Vec<u8>,
 }
 
-impl<T: Transport> Handler<T> for Stream {
+impl Handler for Stream {
     fn on_request(&mut self, request: Request) -> Next {
         self.lines = request
             .path()
@@ -161,7 +159,7 @@ impl<T: Transport> Handler<T> for Stream {
         Next::write()
     }
 
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         loop {
             if self.pending.is_empty() {
                 if self.sent == self.lines {

@@ -36,7 +36,7 @@ impl Handler for Panicker {
         self.stage = request.path().trim_start_matches('/').to_owned();
         self.at("request");
         match self.stage.as_str() {
-            "readable" => Next::read(),
+            "readable" | "bad-body-done" => Next::read(),
             "error" => Next::wait().timeout(Duration::from_millis(10)),
             _ => Next::write(),
         }
@@ -85,11 +85,15 @@ impl Handler for Panicker {
 
     fn on_error(&mut self, _: Error) -> Next {
         self.at("error");
+        if self.stage == "bad-body-done" {
+            return Next::remove();
+        }
         Next::write()
     }
 
     fn on_done(&mut self, _: Outcome) {
         self.at("done");
+        self.at("bad-body-done");
     }
 }
 
@@ -156,6 +160,23 @@ fn raw_handler_panics_at_every_stage() {
         outcome(addr, b"GET /done HTTP/1.1\r\nHost: x\r\n\r\n"),
         Ok((200, 10_000))
     );
+    // A malformed body ends the exchange on the engine's own path (the
+    // handler gives up, the engine answers 400): a panic in on_done there
+    // costs this request only, not the worker and its other connections.
+    let bystander = connect(addr).unwrap();
+    assert_eq!(
+        outcome(
+            addr,
+            b"POST /bad-body-done HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+        ),
+        Ok((400, "invalid chunk size\n".len()))
+    );
+    let mut bystander = ResponseReader::new(bystander);
+    bystander
+        .get_mut()
+        .write_all(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(bystander.read_response(false).unwrap().status, 200);
     // The one worker survived all of it.
     assert_eq!(
         outcome(addr, b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n"),

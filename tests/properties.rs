@@ -11,7 +11,7 @@ mod checks;
 
 use checks::{answers, digest, digest_line, run_connection};
 use turnstile_core::fuzzing;
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Transport};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, Response};
 
 #[derive(Debug, Clone)]
 enum Framing {
@@ -233,7 +233,7 @@ struct Writer {
     turn: usize,
 }
 
-impl<T: Transport> Handler<T> for Writer {
+impl Handler for Writer {
     fn on_request(&mut self, _: Request) -> Next {
         Next::write()
     }
@@ -245,7 +245,7 @@ impl<T: Transport> Handler<T> for Writer {
         Next::write()
     }
 
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         while self.sent < self.body.len() {
             let piece = self.writes[self.turn % self.writes.len()];
             let end = (self.sent + piece).min(self.body.len());

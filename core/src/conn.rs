@@ -23,17 +23,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::buffer::{ReadBuf, WriteBuf};
+use crate::buffer::WriteBuf;
 use crate::control::ConnShared;
 use crate::h1::decode::BodyDecoder;
 use crate::h1::encode::{self, BodyEncoder, HeadContext};
 use crate::h1::parse::BodyFraming;
 use crate::handler::Interest;
 use crate::header::Headers;
+use crate::io::Io;
 use crate::server::worker::Context;
+use crate::transport::Transport;
 use crate::{
     Control, Decoder, Encoder, Error, Handler, HandlerFactory, Method, Next, Outcome, Response,
-    StatusCode, Transport, Version,
+    StatusCode, Version,
 };
 
 /// Most handler callbacks in one turn before other connections get theirs.
@@ -54,25 +56,14 @@ pub(crate) enum Flow {
     Close,
 }
 
-pub(crate) struct Conn<T: Transport, H> {
-    transport: T,
+pub(crate) struct Conn<H> {
+    io: Io,
     /// Unique per worker, so timers of a closed connection never fire on the
     /// next one in its slot.
     pub(crate) id: u64,
     slot: usize,
     remote_addr: Option<SocketAddr>,
     shared: Arc<ConnShared>,
-    read_buf: ReadBuf,
-    write_buf: WriteBuf,
-    /// The socket may hold unread bytes.
-    readable: bool,
-    /// The socket may take more bytes.
-    writable: bool,
-    /// A read returned end-of-stream.
-    peer_eof: bool,
-    /// The poller reported the peer's FIN: a short read no longer means the
-    /// socket is drained (no further edge will announce the end-of-stream).
-    fin_seen: bool,
     state: State<H>,
     /// Requests served so far (the first head gets the head timeout from
     /// accept; later ones the idle timeout).
@@ -141,27 +132,32 @@ fn guard(callback: impl FnOnce() -> Next) -> Next {
     }
 }
 
-impl<T: Transport, H: Handler<T>> Conn<T, H> {
+/// Ends an exchange: the handler hears how (under the guard, so a panic in
+/// `on_done` costs only this request), and its `Control` is retired so a
+/// late wake-up cannot reach the next request on the connection.
+fn retire<H: Handler>(handler: &mut H, shared: &ConnShared, outcome: Outcome) {
+    guard(|| {
+        handler.on_done(outcome);
+        Next::end()
+    });
+    shared.current.store(0, Ordering::Release);
+}
+
+impl<H: Handler> Conn<H> {
     pub(crate) fn new(
-        transport: T,
+        transport: Transport,
         id: u64,
         slot: usize,
         remote_addr: Option<SocketAddr>,
         shared: Arc<ConnShared>,
         now: Instant,
-    ) -> Conn<T, H> {
+    ) -> Conn<H> {
         Conn {
-            transport,
+            io: Io::new(transport, true),
             id,
             slot,
             remote_addr,
             shared,
-            read_buf: ReadBuf::default(),
-            write_buf: WriteBuf::default(),
-            readable: false,
-            writable: true,
-            peer_eof: false,
-            fin_seen: false,
             state: State::Head {
                 partial_since: None,
             },
@@ -176,15 +172,13 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         }
     }
 
-    pub(crate) fn transport_mut(&mut self) -> &mut T {
-        &mut self.transport
+    pub(crate) fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.io.transport
     }
 
     /// Records what the poller reported.
     pub(crate) fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
-        self.fin_seen |= read_closed;
-        self.readable |= readable || read_closed;
-        self.writable |= writable;
+        self.io.on_event(readable, writable, read_closed);
     }
 
     /// The id of the exchange a handler is serving, if any.
@@ -214,7 +208,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             partial_since: None,
         } = self.state
         {
-            if self.read_buf.is_empty() && self.discard.is_none() {
+            if self.io.read_buf.is_empty() && self.discard.is_none() {
                 self.since = now;
                 self.state = State::Closing { write_shut: false };
             }
@@ -224,7 +218,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// The deadline passed: answer for the state the connection is in.
     pub(crate) fn on_timeout<F>(&mut self, cx: &mut Context, factory: &mut F) -> Flow
     where
-        F: HandlerFactory<T, Handler = H>,
+        F: HandlerFactory<Handler = H>,
     {
         self.deadline = None;
         match &mut self.state {
@@ -261,11 +255,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// Drops the handler, if any, telling it the exchange was abandoned.
     pub(crate) fn abort(&mut self) {
         if let State::Exchange(ex) = &mut self.state {
-            guard(|| {
-                ex.handler.on_done(Outcome::Aborted);
-                Next::end()
-            });
-            self.shared.current.store(0, Ordering::Release);
+            retire(&mut ex.handler, &self.shared, Outcome::Aborted);
         }
         self.state = State::Dead;
     }
@@ -273,7 +263,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// Runs the state machine until it has to wait.
     pub(crate) fn drive<F>(&mut self, cx: &mut Context, factory: &mut F) -> Flow
     where
-        F: HandlerFactory<T, Handler = H>,
+        F: HandlerFactory<Handler = H>,
     {
         let flow = match self.run(cx, factory) {
             Ok(flow) => flow,
@@ -295,7 +285,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
 
     fn run<F>(&mut self, cx: &mut Context, factory: &mut F) -> io::Result<Flow>
     where
-        F: HandlerFactory<T, Handler = H>,
+        F: HandlerFactory<Handler = H>,
     {
         let mut calls = 0;
         loop {
@@ -320,58 +310,29 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         Ok(Flow::Keep)
     }
 
-    /// Writes the buffer out as far as the socket takes it.
+    /// Writes out as much as the socket takes.
     fn flush(&mut self) -> io::Result<()> {
-        if self.write_buf.is_empty() || !self.writable {
-            return Ok(());
-        }
-        if !self.write_buf.flush_to(&mut self.transport)? {
-            self.writable = false;
-        }
-        Ok(())
+        self.io.flush().map(drop)
     }
 
-    /// Reads once into the buffer; returns false if nothing could be read.
+    /// Reads once into the buffer (taking pooled storage first); returns
+    /// false if nothing could be read.
     fn fill(&mut self, cx: &mut Context, limit: usize) -> io::Result<bool> {
-        if !self.readable || self.peer_eof {
-            return Ok(false);
-        }
-        if !self.read_buf.has_storage() {
+        if !self.io.read_buf.has_storage() && self.io.readable && !self.io.peer_eof {
             if let Some(storage) = cx.read_pool.pop() {
-                self.read_buf.give_storage(storage);
+                self.io.read_buf.give_storage(storage);
             }
         }
-        let initial = cx.config.read_buf_size;
-        match self
-            .read_buf
-            .read_from(&mut self.transport, initial, limit.max(initial))
-        {
-            Ok((0, _)) => {
-                self.peer_eof = true;
-                Ok(true)
-            }
-            Ok((_, filled)) => {
-                // A short read drained the socket: edge-triggered readiness
-                // will report the next bytes.
-                self.readable = filled || self.fin_seen;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
-                Ok(false)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(e),
-        }
+        self.io.fill(cx.config.read_buf_size, limit)
     }
 
     /// Between requests: skip an unread body, then parse the next head.
     fn step_head<F>(&mut self, cx: &mut Context, factory: &mut F) -> io::Result<bool>
     where
-        F: HandlerFactory<T, Handler = H>,
+        F: HandlerFactory<Handler = H>,
     {
         if let Some(body) = &mut self.discard {
-            match body.discard(self.read_buf.bytes()) {
+            match body.discard(self.io.read_buf.bytes()) {
                 Ok(n) if n as u64 > self.discard_budget => {
                     log::debug!("unread body over {MAX_DISCARD} bytes; closing");
                     self.since = cx.now;
@@ -380,7 +341,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
                 Ok(n) => {
                     self.discard_budget -= n as u64;
-                    self.read_buf.consume(n);
+                    self.io.read_buf.consume(n);
                 }
                 Err(e) => {
                     log::debug!("unread body was malformed: {}", e.0);
@@ -392,7 +353,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             if body.is_done() {
                 self.discard = None;
             } else {
-                if self.peer_eof {
+                if self.io.peer_eof {
                     self.since = cx.now;
                     self.state = State::Closing { write_shut: false };
                     return Ok(true);
@@ -401,15 +362,15 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 return self.fill(cx, size);
             }
         }
-        if !self.read_buf.is_empty() {
+        if !self.io.read_buf.is_empty() {
             let parsed = crate::h1::parse_request(
-                self.read_buf.bytes(),
+                self.io.read_buf.bytes(),
                 &cx.config.limits,
                 self.remote_addr,
             );
             match parsed {
                 Ok(Some((mut request, head))) => {
-                    self.read_buf.consume(head.len);
+                    self.io.read_buf.consume(head.len);
                     request.set_received(cx.now);
                     self.start_exchange(request, head, cx, factory);
                     return Ok(true);
@@ -422,7 +383,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
             }
         }
-        if self.peer_eof {
+        if self.io.peer_eof {
             // End of stream between requests, or inside a head: nothing more
             // will come to answer.
             self.since = cx.now;
@@ -431,20 +392,20 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         }
         // Pipelined responses the peer is not reading: stop taking requests
         // until it does.
-        if self.write_buf.len() >= cx.config.write_high_water {
+        if self.io.write_buf.len() >= cx.config.write_high_water {
             self.flush()?;
-            if self.write_buf.len() >= cx.config.write_high_water {
+            if self.io.write_buf.len() >= cx.config.write_high_water {
                 return Ok(false);
             }
         }
-        let was_empty = self.read_buf.is_empty();
+        let was_empty = self.io.read_buf.is_empty();
         let limit = cx.config.limits.max_head_bytes + 1;
         loop {
-            let before = self.read_buf.len();
+            let before = self.io.read_buf.len();
             if !self.fill(cx, limit)? {
                 return Ok(false);
             }
-            if was_empty && !self.read_buf.is_empty() {
+            if was_empty && !self.io.read_buf.is_empty() {
                 self.state = State::Head {
                     partial_since: Some(cx.now),
                 };
@@ -453,8 +414,12 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             // otherwise, so a peer dripping bytes costs no more than it
             // sends. The first bytes are always parsed, so garbage (a TLS
             // hello) is refused at once.
-            let new = &self.read_buf.bytes()[before.min(self.read_buf.len())..];
-            if was_empty || self.peer_eof || new.contains(&b'\n') || self.read_buf.len() >= limit {
+            let new = &self.io.read_buf.bytes()[before.min(self.io.read_buf.len())..];
+            if was_empty
+                || self.io.peer_eof
+                || new.contains(&b'\n')
+                || self.io.read_buf.len() >= limit
+            {
                 return Ok(true);
             }
             // Nothing to parse yet, but the socket may hold more: readiness
@@ -464,7 +429,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
 
     /// Writes an error response and closes after it.
     fn fail(&mut self, status: StatusCode, reason: &str, cx: &Context) {
-        encode::write_error(self.write_buf.vec(), status, reason, cx.date.bytes());
+        encode::write_error(self.io.write_buf.vec(), status, reason, cx.date.bytes());
         self.since = cx.now;
         self.state = State::Closing { write_shut: false };
     }
@@ -476,7 +441,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         cx: &mut Context,
         factory: &mut F,
     ) where
-        F: HandlerFactory<T, Handler = H>,
+        F: HandlerFactory<Handler = H>,
     {
         cx.next_exchange += 1;
         let id = cx.next_exchange;
@@ -532,8 +497,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             ex.keep_alive = false;
             let next = guard(|| ex.handler.on_error(Error::BadBody(why)));
             if next.interest == Interest::Remove && ex.encoder.is_none() {
-                ex.handler.on_done(Outcome::Aborted);
-                self.shared.current.store(0, Ordering::Release);
+                retire(&mut ex.handler, &self.shared, Outcome::Aborted);
                 self.fail(StatusCode::BAD_REQUEST, why, cx);
                 return Ok(true);
             }
@@ -552,8 +516,8 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 // Answer 500 if nothing went out yet (dropping a head still
                 // in the buffer); otherwise the response is torn and only a
                 // close tells the client.
-                let unanswered = ex.encoder.is_none() || self.write_buf.rewind_to(ex.head_mark);
-                self.shared.current.store(0, Ordering::Release);
+                let unanswered = ex.encoder.is_none() || self.io.write_buf.rewind_to(ex.head_mark);
+                retire(&mut ex.handler, &self.shared, Outcome::Aborted);
                 if unanswered {
                     self.state = State::Dead;
                     self.fail(
@@ -596,10 +560,8 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             // The client holds its body back until it hears this.
             ex.expect_continue = false;
             if ex.encoder.is_none() && !ex.body.is_done() {
-                self.write_buf.extend(encode::CONTINUE);
-                if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
-                    self.writable = false;
-                }
+                self.io.write_buf.extend(encode::CONTINUE);
+                self.io.flush()?;
             }
         }
         if ex.body_started.is_none() && !ex.body.is_done() {
@@ -607,23 +569,19 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         }
         let body_ready = !ex.body_end_reported
             && (ex.body.is_done()
-                || !self.read_buf.is_empty()
-                || self.readable
-                || self.peer_eof
+                || !self.io.read_buf.is_empty()
+                || self.io.readable
+                || self.io.peer_eof
                 || ex.body_error.is_some());
         if !body_ready {
             return Ok(false);
         }
         let mut decoder = Decoder {
-            transport: &mut self.transport,
-            buf: &mut self.read_buf,
+            io: &mut self.io,
             body: &mut ex.body,
             trailers: &mut self.trailers,
-            readable: &mut self.readable,
-            peer_eof: &mut self.peer_eof,
             error: &mut ex.body_error,
             buf_size: cx.config.read_buf_size,
-            fin_seen: self.fin_seen,
             used: false,
             reported_end: false,
             delivered: 0,
@@ -655,7 +613,7 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 ex.keep_alive = false;
             }
             ex.write_head(
-                &mut self.write_buf,
+                &mut self.io.write_buf,
                 &self.response,
                 next.interest == Interest::End,
                 cx,
@@ -664,19 +622,15 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             self.since = cx.now;
             return Ok(true);
         };
-        if self.write_buf.len() >= cx.config.write_high_water {
-            if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
-                self.writable = false;
-            }
-            if self.write_buf.len() >= cx.config.write_high_water {
+        if self.io.write_buf.len() >= cx.config.write_high_water {
+            self.io.flush()?;
+            if self.io.write_buf.len() >= cx.config.write_high_water {
                 return Ok(false);
             }
         }
         let mut encoder = Encoder {
-            transport: &mut self.transport,
-            buf: &mut self.write_buf,
+            io: &mut self.io,
             body: encoder,
-            writable: &mut self.writable,
             high_water: cx.config.write_high_water,
             used: false,
         };
@@ -685,13 +639,6 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         ex.next = next;
         self.since = cx.now;
         Ok(used || next.interest != Interest::Write)
-    }
-
-    fn flush_inline(&mut self) -> io::Result<()> {
-        if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
-            self.writable = false;
-        }
-        Ok(())
     }
 
     /// `Next::end()`: complete the response and get ready for the next head.
@@ -707,16 +654,12 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
             self.response.reset();
             match guard(|| ex.handler.on_response(&mut self.response)).interest {
                 Interest::Remove => {
-                    guard(|| {
-                        ex.handler.on_done(Outcome::Aborted);
-                        Next::end()
-                    });
-                    self.shared.current.store(0, Ordering::Release);
+                    retire(&mut ex.handler, &self.shared, Outcome::Aborted);
                     self.state = State::Dead;
                     return;
                 }
                 Interest::Panicked => {
-                    self.shared.current.store(0, Ordering::Release);
+                    retire(&mut ex.handler, &self.shared, Outcome::Aborted);
                     self.response.reset();
                     self.fail(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -727,22 +670,18 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
                 }
                 _ => {}
             }
-            ex.write_head(&mut self.write_buf, &self.response, true, cx);
+            ex.write_head(&mut self.io.write_buf, &self.response, true, cx);
         }
         let mut keep_alive = ex.keep_alive && !cx.shutting_down;
         if let Some(encoder) = &mut ex.encoder {
-            if let Err(missing) = encoder.finish(self.write_buf.vec()) {
+            if let Err(missing) = encoder.finish(self.io.write_buf.vec()) {
                 log::error!(
                     "handler ended a response {missing} bytes short of its Content-Length; closing"
                 );
                 keep_alive = false;
             }
         }
-        guard(|| {
-            ex.handler.on_done(Outcome::Completed);
-            Next::end()
-        });
-        self.shared.current.store(0, Ordering::Release);
+        retire(&mut ex.handler, &self.shared, Outcome::Completed);
         self.trailers.clear();
         if ex.body_error.is_some() {
             keep_alive = false;
@@ -769,31 +708,24 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
     /// Flush, shut down our side, drain what the peer still sends, close.
     fn step_closing(&mut self, cx: &mut Context) -> io::Result<Flow> {
         if let State::Closing { write_shut: false } = self.state {
-            self.flush_inline()?;
-            if !self.write_buf.is_empty() {
-                return Ok(Flow::Keep);
+            match self.io.close_write() {
+                Ok(true) => {}
+                Ok(false) => return Ok(Flow::Keep),
+                Err(_) => return Ok(Flow::Close),
             }
             self.state = State::Closing { write_shut: true };
             self.since = cx.now;
-            if self.peer_eof || self.transport.shutdown_write().is_err() {
+            if self.io.peer_eof {
                 return Ok(Flow::Close);
             }
         }
         // Lingering: unread bytes at close would make the kernel send a
         // reset, which can destroy the response before the peer reads it.
-        let mut scratch = [0u8; 4096];
-        loop {
-            match self.transport.read(&mut scratch) {
-                Ok(0) => return Ok(Flow::Close),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Ok(Flow::Keep);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Ok(Flow::Close),
-            }
-        }
+        Ok(if self.io.drain_input() {
+            Flow::Close
+        } else {
+            Flow::Keep
+        })
     }
 
     fn deadline_for(&self, cx: &Context) -> Option<Instant> {
@@ -838,12 +770,12 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
         if !matches!(self.state, State::Head { .. }) || self.discard.is_some() {
             return;
         }
-        if let Some(storage) = self.read_buf.take_storage() {
+        if let Some(storage) = self.io.read_buf.take_storage() {
             if cx.read_pool.len() < cx.config.buffer_pool {
                 cx.read_pool.push(storage);
             }
         }
-        if let Some(storage) = self.write_buf.take_storage() {
+        if let Some(storage) = self.io.write_buf.take_storage() {
             if cx.write_pool.len() < cx.config.buffer_pool {
                 cx.write_pool.push(storage);
             }
@@ -852,9 +784,9 @@ impl<T: Transport, H: Handler<T>> Conn<T, H> {
 
     /// Takes a pooled write buffer before a response is serialized.
     pub(crate) fn prepare_write_buffer(&mut self, cx: &mut Context) {
-        if !self.write_buf.has_storage() {
+        if !self.io.write_buf.has_storage() {
             if let Some(storage) = cx.write_pool.pop() {
-                self.write_buf.give_storage(storage);
+                self.io.write_buf.give_storage(storage);
             }
         }
     }
@@ -882,7 +814,7 @@ impl<H> Exchange<H> {
     }
 }
 
-impl<T: Transport, H> Drop for Conn<T, H> {
+impl<H> Drop for Conn<H> {
     fn drop(&mut self) {
         self.shared.current.store(0, Ordering::Release);
     }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Control, Decoder, Encoder, Error, Request, Response, Transport};
+use crate::{Control, Decoder, Encoder, Error, Request, Response};
 
 /// A request's state machine. The engine calls it as events happen on the
 /// connection; each call returns a [`Next`] saying what the handler wants
@@ -46,7 +46,7 @@ use crate::{Control, Decoder, Encoder, Error, Request, Response, Transport};
 ///     }
 /// }
 /// ```
-pub trait Handler<T: Transport = mio::net::TcpStream> {
+pub trait Handler {
     /// The head has arrived. Return [`Next::read`] to read the body,
     /// [`Next::write`] to answer, or [`Next::wait`] to wait for a
     /// [`Control`].
@@ -57,7 +57,7 @@ pub trait Handler<T: Transport = mio::net::TcpStream> {
     /// [`Next::read`] to be called again when some are).
     ///
     /// The default reads nothing and asks to write.
-    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         let _ = decoder;
         Next::write()
     }
@@ -71,7 +71,7 @@ pub trait Handler<T: Transport = mio::net::TcpStream> {
     /// again when it has room.
     ///
     /// The default writes nothing and ends the response.
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         let _ = encoder;
         Next::end()
     }
@@ -122,19 +122,18 @@ pub enum Outcome {
 /// fn assert_factory<F: HandlerFactory>(_: F) {}
 /// assert_factory(|_control: Control| NoContent);
 /// ```
-pub trait HandlerFactory<T: Transport = mio::net::TcpStream> {
+pub trait HandlerFactory {
     /// The handler it makes.
-    type Handler: Handler<T>;
+    type Handler: Handler;
 
     /// A handler for a new request.
     fn create(&mut self, control: Control) -> Self::Handler;
 }
 
-impl<T, F, H> HandlerFactory<T> for F
+impl<F, H> HandlerFactory for F
 where
-    T: Transport,
     F: FnMut(Control) -> H,
-    H: Handler<T>,
+    H: Handler,
 {
     type Handler = H;
 
@@ -251,17 +250,17 @@ impl fmt::Debug for Next {
 
 /// A boxed handler is a handler, so routes can hold handlers of different
 /// types behind one pointer.
-impl<T: Transport, H: Handler<T> + ?Sized> Handler<T> for Box<H> {
+impl<H: Handler + ?Sized> Handler for Box<H> {
     fn on_request(&mut self, request: Request) -> Next {
         (**self).on_request(request)
     }
-    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         (**self).on_request_readable(decoder)
     }
     fn on_response(&mut self, response: &mut Response) -> Next {
         (**self).on_response(response)
     }
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         (**self).on_response_writable(encoder)
     }
     fn on_error(&mut self, error: Error) -> Next {

@@ -68,6 +68,7 @@ pub mod fuzzing;
 pub mod h1;
 pub mod handler;
 pub mod header;
+mod io;
 pub mod local;
 mod method;
 mod request;
@@ -89,8 +90,4 @@ pub use response::Response;
 pub use server::{Server, ServerHandle};
 pub use status::StatusCode;
 pub use target::{RequestTarget, TargetForm};
-pub use transport::Transport;
 pub use version::Version;
-
-/// The TCP stream type servers run on.
-pub use mio::net::TcpStream;

@@ -3,11 +3,11 @@
 //! by the caller. For test clients and fuzzing.
 //!
 //! ```
-//! use turnstile_core::local::{LocalConnection, MemoryTransport};
+//! use turnstile_core::local::LocalConnection;
 //! use turnstile_core::{Control, Handler, Next, Request, Response};
 //!
 //! struct NoContent;
-//! impl<T: turnstile_core::Transport> Handler<T> for NoContent {
+//! impl Handler for NoContent {
 //!     fn on_request(&mut self, _: Request) -> Next { Next::write() }
 //!     fn on_response(&mut self, res: &mut Response) -> Next {
 //!         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
@@ -33,12 +33,13 @@ use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
 use crate::server::worker::Context;
 use crate::server::Config;
-use crate::{HandlerFactory, Transport};
+use crate::transport::Transport;
+use crate::HandlerFactory;
 
 /// A byte pipe standing in for a socket: what the caller sends is read by
 /// the connection; what the connection writes collects in `output`.
 #[derive(Debug, Default)]
-pub struct MemoryTransport {
+pub(crate) struct MemoryTransport {
     input: Vec<u8>,
     read_pos: usize,
     input_closed: bool,
@@ -76,33 +77,11 @@ impl Write for MemoryTransport {
     }
 }
 
-impl mio::event::Source for MemoryTransport {
-    fn register(&mut self, _: &mio::Registry, _: Token, _: mio::Interest) -> io::Result<()> {
-        Ok(())
-    }
-    fn reregister(&mut self, _: &mio::Registry, _: Token, _: mio::Interest) -> io::Result<()> {
-        Ok(())
-    }
-    fn deregister(&mut self, _: &mio::Registry) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for MemoryTransport {
-    fn shutdown_write(&self) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn remote_addr(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-}
-
 const WAKER: Token = Token(0);
 
 /// One in-memory connection and the loop pieces it needs.
-pub struct LocalConnection<F: HandlerFactory<MemoryTransport>> {
-    conn: Option<Conn<MemoryTransport, F::Handler>>,
+pub struct LocalConnection<F: HandlerFactory> {
+    conn: Option<Conn<F::Handler>>,
     output: Vec<u8>,
     factory: F,
     cx: Context,
@@ -115,7 +94,7 @@ pub struct LocalConnection<F: HandlerFactory<MemoryTransport>> {
     edge: (bool, bool),
 }
 
-impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
+impl<F: HandlerFactory> LocalConnection<F> {
     /// A connection with the server's default limits and timeouts.
     pub fn new(factory: F) -> io::Result<LocalConnection<F>> {
         let poll = Poll::new()?;
@@ -128,7 +107,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
         });
         Ok(LocalConnection {
             conn: Some(Conn::new(
-                MemoryTransport::default(),
+                Transport::Memory(MemoryTransport::default()),
                 1,
                 0,
                 None,
@@ -149,7 +128,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
     /// Hands `bytes` to the connection and lets it work on them.
     pub fn send(&mut self, bytes: &[u8]) {
         if let Some(conn) = &mut self.conn {
-            conn.transport_mut().input.extend_from_slice(bytes);
+            memory(conn).input.extend_from_slice(bytes);
             self.edge.0 = true;
         }
         self.turn();
@@ -158,7 +137,7 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
     /// The peer closes its sending half.
     pub fn close_input(&mut self) {
         if let Some(conn) = &mut self.conn {
-            conn.transport_mut().input_closed = true;
+            memory(conn).input_closed = true;
             self.edge.1 = true;
         }
         self.turn();
@@ -247,22 +226,29 @@ impl<F: HandlerFactory<MemoryTransport>> LocalConnection<F> {
     /// Collects output and drops a closed connection.
     fn settle(&mut self, flow: Flow) {
         if let Some(conn) = &mut self.conn {
-            self.output.append(&mut conn.transport_mut().output);
+            self.output.append(&mut memory(conn).output);
             if flow == Flow::Close {
                 if let Some(mut conn) = self.conn.take() {
                     conn.abort();
-                    self.output.append(&mut conn.transport_mut().output);
+                    self.output.append(&mut memory(&mut conn).output);
                 }
             }
         }
     }
 }
 
-impl<F: HandlerFactory<MemoryTransport>> Drop for LocalConnection<F> {
+impl<F: HandlerFactory> Drop for LocalConnection<F> {
     fn drop(&mut self) {
         self.shared.mark_stopped();
         if let Some(mut conn) = self.conn.take() {
             conn.abort();
         }
     }
+}
+
+/// The memory pipe under a local connection.
+fn memory<H: crate::Handler>(conn: &mut Conn<H>) -> &mut MemoryTransport {
+    conn.transport_mut()
+        .memory()
+        .expect("a local connection runs over memory")
 }

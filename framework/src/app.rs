@@ -8,7 +8,6 @@ use std::net::ToSocketAddrs;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use turnstile_core::local::MemoryTransport;
 use turnstile_core::{
     Control, Handler as CoreHandler, HandlerFactory, Method, Server, ServerHandle,
 };
@@ -213,17 +212,12 @@ impl App {
     /// control: streaming bodies in and out, long responses. The app's
     /// `before` middleware runs on the head first.
     ///
-    /// The handlers must work over any transport (`impl<T: Transport>
-    /// Handler<T>`), so the same route runs on a server and in the test
+    /// The same route runs on a server (any listener) and in the test
     /// client.
     pub fn raw<F>(mut self, pattern: &str, factory: F) -> App
     where
-        F: HandlerFactory<turnstile_core::TcpStream>
-            + HandlerFactory<MemoryTransport>
-            + Send
-            + 'static,
-        <F as HandlerFactory<turnstile_core::TcpStream>>::Handler: 'static,
-        <F as HandlerFactory<MemoryTransport>>::Handler: 'static,
+        F: HandlerFactory + Send + 'static,
+        F::Handler: 'static,
     {
         self.routes.push(RouteDef {
             methods: Vec::new(),
@@ -522,22 +516,17 @@ pub struct AppFactory {
     pub(crate) shared: Arc<AppShared>,
 }
 
-impl<T: AppTransport> HandlerFactory<T> for AppFactory {
-    type Handler = AppHandler<T>;
+impl HandlerFactory for AppFactory {
+    type Handler = AppHandler;
 
-    fn create(&mut self, control: Control) -> AppHandler<T> {
+    fn create(&mut self, control: Control) -> AppHandler {
         AppHandler::new(self.shared.clone(), control)
     }
 }
 
-/// A raw route's factory, shared by every worker: makes the route's core
-/// handler for whichever transport the request came on.
-#[doc(hidden)]
-pub trait RawFactory: Send + Sync {
-    #[doc(hidden)]
-    fn create_tcp(&self, control: Control) -> Box<dyn CoreHandler<turnstile_core::TcpStream>>;
-    #[doc(hidden)]
-    fn create_memory(&self, control: Control) -> Box<dyn CoreHandler<MemoryTransport>>;
+/// A raw route's factory, shared by every worker.
+pub(crate) trait RawFactory: Send + Sync {
+    fn create(&self, control: Control) -> Box<dyn CoreHandler>;
 }
 
 struct RawRoute<F> {
@@ -546,41 +535,11 @@ struct RawRoute<F> {
 
 impl<F> RawFactory for RawRoute<F>
 where
-    F: HandlerFactory<turnstile_core::TcpStream> + HandlerFactory<MemoryTransport> + Send,
-    <F as HandlerFactory<turnstile_core::TcpStream>>::Handler: 'static,
-    <F as HandlerFactory<MemoryTransport>>::Handler: 'static,
+    F: HandlerFactory + Send,
+    F::Handler: 'static,
 {
-    fn create_tcp(&self, control: Control) -> Box<dyn CoreHandler<turnstile_core::TcpStream>> {
+    fn create(&self, control: Control) -> Box<dyn CoreHandler> {
         let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(HandlerFactory::<turnstile_core::TcpStream>::create(
-            &mut *factory,
-            control,
-        ))
-    }
-
-    fn create_memory(&self, control: Control) -> Box<dyn CoreHandler<MemoryTransport>> {
-        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(HandlerFactory::<MemoryTransport>::create(
-            &mut *factory,
-            control,
-        ))
-    }
-}
-
-/// The transports an app runs on: TCP, and memory for the test client.
-pub trait AppTransport: turnstile_core::Transport + Sized {
-    #[doc(hidden)]
-    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>>;
-}
-
-impl AppTransport for turnstile_core::TcpStream {
-    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>> {
-        raw.create_tcp(control)
-    }
-}
-
-impl AppTransport for MemoryTransport {
-    fn create_raw(raw: &dyn RawFactory, control: Control) -> Box<dyn CoreHandler<Self>> {
-        raw.create_memory(control)
+        Box::new(factory.create(control))
     }
 }

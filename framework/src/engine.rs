@@ -17,7 +17,7 @@ use turnstile_core::{
     StatusCode, TargetForm,
 };
 
-use crate::app::{AppShared, AppTransport, CompiledRoute, Found, Target};
+use crate::app::{AppShared, CompiledRoute, Found, Target};
 use crate::defer::Completion;
 use crate::extract::{Extensions, RequestParts};
 use crate::middleware::{Before, Middleware};
@@ -42,7 +42,7 @@ enum Phase {
 }
 
 /// The core handler of an app request. Made by [`AppFactory`](crate::AppFactory).
-pub struct AppHandler<T: AppTransport> {
+pub struct AppHandler {
     app: Arc<AppShared>,
     control: Control,
     phase: Phase,
@@ -55,11 +55,11 @@ pub struct AppHandler<T: AppTransport> {
     reply: Option<Response>,
     out: Body,
     written: usize,
-    raw: Option<Box<dyn Handler<T>>>,
+    raw: Option<Box<dyn Handler>>,
 }
 
-impl<T: AppTransport> AppHandler<T> {
-    pub(crate) fn new(app: Arc<AppShared>, control: Control) -> AppHandler<T> {
+impl AppHandler {
+    pub(crate) fn new(app: Arc<AppShared>, control: Control) -> AppHandler {
         AppHandler {
             app,
             control,
@@ -125,7 +125,7 @@ impl<T: AppTransport> AppHandler<T> {
                 let Some(parts) = self.parts.take() else {
                     return Next::remove();
                 };
-                let mut raw = T::create_raw(&**factory, self.control.clone());
+                let mut raw = factory.create(self.control.clone());
                 let next = raw.on_request(parts.request);
                 self.raw = Some(raw);
                 self.phase = Phase::Raw;
@@ -247,7 +247,7 @@ impl<T: AppTransport> AppHandler<T> {
         }
     }
 
-    fn read_body(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn read_body(&mut self, decoder: &mut Decoder<'_>) -> Next {
         let limit = self
             .route
             .as_ref()
@@ -298,7 +298,7 @@ impl Routed {
     }
 }
 
-impl<T: AppTransport> AppHandler<T> {
+impl AppHandler {
     fn route_for(&self, request: &Request) -> Routed {
         if request.target().form() == TargetForm::Asterisk {
             // `OPTIONS *` asks about the server, not a resource: it is here.
@@ -341,7 +341,7 @@ impl<T: AppTransport> AppHandler<T> {
     }
 }
 
-impl<T: AppTransport> Handler<T> for AppHandler<T> {
+impl Handler for AppHandler {
     fn on_request(&mut self, request: Request) -> Next {
         let started = request.received().unwrap_or_else(Instant::now);
         let Routed {
@@ -370,7 +370,7 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
         self.run_chain(0)
     }
 
-    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         match self.phase {
             Phase::Raw => match &mut self.raw {
                 Some(raw) => raw.on_request_readable(decoder),
@@ -439,7 +439,7 @@ impl<T: AppTransport> Handler<T> for AppHandler<T> {
         }
     }
 
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         if let Phase::Raw = self.phase {
             return match &mut self.raw {
                 Some(raw) => raw.on_response_writable(encoder),

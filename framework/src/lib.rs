@@ -76,9 +76,7 @@ pub mod reply;
 pub mod router;
 pub mod test;
 
-pub use app::{
-    App, AppFactory, AppTransport, BuildError, RawFactory, RouteSettings, DEFAULT_BODY_LIMIT,
-};
+pub use app::{App, AppFactory, BuildError, RouteSettings, DEFAULT_BODY_LIMIT};
 pub use defer::{Defer, Deferred};
 pub use engine::AppHandler;
 pub use handler::HandlerFn;

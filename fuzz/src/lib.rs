@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use turnstile_core::fuzzing::{self, HeadLimits};
-use turnstile_core::local::{LocalConnection, MemoryTransport};
+use turnstile_core::local::LocalConnection;
 use turnstile_core::{Control, Decoder, Encoder, Handler, Next, Request, Response, StatusCode};
 
 /// Splits the fuzzer's bytes into a list of piece lengths (from the first
@@ -192,7 +192,7 @@ pub fn router(data: &[u8]) {
 /// once the input is closed and the handler has nothing to wait for.
 pub fn run_connection<F>(factory: F, pieces: &[usize], input: &[u8]) -> Vec<u8>
 where
-    F: turnstile_core::HandlerFactory<MemoryTransport>,
+    F: turnstile_core::HandlerFactory,
 {
     let (mut before, after) = run_connection_open_then_closed(factory, pieces, input);
     before.extend_from_slice(&after);
@@ -207,7 +207,7 @@ pub fn run_connection_open_then_closed<F>(
     input: &[u8],
 ) -> (Vec<u8>, Vec<u8>)
 where
-    F: turnstile_core::HandlerFactory<MemoryTransport>,
+    F: turnstile_core::HandlerFactory,
 {
     let mut conn = LocalConnection::new(factory).expect("local connection");
     let mut at = 0;
@@ -337,13 +337,13 @@ pub struct Digest {
     sent: usize,
 }
 
-impl<T: turnstile_core::Transport> Handler<T> for Digest {
+impl Handler for Digest {
     fn on_request(&mut self, request: Request) -> Next {
         self.path = request.path().to_owned();
         Next::read()
     }
 
-    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         let mut buf = [0u8; 4096];
         loop {
             match std::io::Read::read(decoder, &mut buf) {
@@ -368,7 +368,7 @@ impl<T: turnstile_core::Transport> Handler<T> for Digest {
         Next::write()
     }
 
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         while self.sent < self.answer.len() {
             match std::io::Write::write(encoder, &self.answer[self.sent..]) {
                 Ok(n) => self.sent += n,

@@ -13,16 +13,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use super::{ClientConfig, RequestHandler, RequestHead};
-use crate::buffer::{ReadBuf, WriteBuf};
 use crate::control::ConnShared;
 use crate::h1::decode::BodyDecoder;
 use crate::h1::encode::BodyEncoder;
 use crate::h1::response::{parse_response, ResponseFraming};
 use crate::handler::Interest;
 use crate::header::Headers;
+use crate::io::Io;
+use crate::transport::Transport;
 use crate::{Decoder, Encoder, Error, Method, Next, Outcome};
 
 /// How long a request with `Expect: 100-continue` waits for the interim
@@ -56,17 +55,11 @@ pub(crate) struct Job {
 }
 
 pub(crate) struct ClientConn {
-    pub(crate) transport: TcpStream,
+    pub(crate) io: Io,
     pub(crate) id: u64,
     pub(crate) slot: usize,
     pub(crate) authority: String,
     shared: Arc<ConnShared>,
-    read_buf: ReadBuf,
-    write_buf: WriteBuf,
-    readable: bool,
-    writable: bool,
-    peer_eof: bool,
-    fin_seen: bool,
     state: State,
     /// Exchanges completed on this connection.
     served: u32,
@@ -119,7 +112,7 @@ fn guard(callback: impl FnOnce() -> Next) -> Next {
 
 impl ClientConn {
     pub(crate) fn connecting(
-        transport: TcpStream,
+        transport: Transport,
         id: u64,
         slot: usize,
         shared: Arc<ConnShared>,
@@ -128,17 +121,11 @@ impl ClientConn {
         now: Instant,
     ) -> ClientConn {
         ClientConn {
-            transport,
+            io: Io::new(transport, false),
             id,
             slot,
             authority: job.authority.clone(),
             shared,
-            read_buf: ReadBuf::default(),
-            write_buf: WriteBuf::default(),
-            readable: false,
-            writable: false,
-            peer_eof: false,
-            fin_seen: false,
             state: State::Connecting(Some(job)),
             served: 0,
             since: now,
@@ -149,13 +136,11 @@ impl ClientConn {
     }
 
     pub(crate) fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
-        self.fin_seen |= read_closed;
-        self.readable |= readable || read_closed;
-        self.writable |= writable;
+        self.io.on_event(readable, writable, read_closed);
     }
 
     pub(crate) fn is_idle(&self) -> bool {
-        matches!(self.state, State::Idle) && !self.peer_eof
+        matches!(self.state, State::Idle) && !self.io.peer_eof
     }
 
     pub(crate) fn exchange_id(&self) -> Option<u64> {
@@ -209,10 +194,10 @@ impl ClientConn {
 
     /// The poller reported a socket error (a refused connect, a reset).
     pub(crate) fn on_socket_error(&mut self) -> Flow {
-        let error = match self.transport.take_error() {
-            Ok(Some(e)) => e,
-            Ok(None) => io::ErrorKind::ConnectionReset.into(),
-            Err(e) => e,
+        let error = match self.io.transport.tcp().map(|s| s.take_error()) {
+            Some(Ok(Some(e))) => e,
+            Some(Ok(None)) | None => io::ErrorKind::ConnectionReset.into(),
+            Some(Err(e)) => e,
         };
         if self.can_retry() {
             return Flow::Retry;
@@ -318,21 +303,23 @@ impl ClientConn {
             let progressed = match &mut self.state {
                 State::Dead => return Ok(Flow::Close),
                 State::Connecting(job) => {
-                    if !self.writable {
+                    if !self.io.writable {
                         return Ok(Flow::Keep);
                     }
-                    if let Some(e) = self.transport.take_error()? {
-                        return Err(e);
-                    }
-                    match self.transport.peer_addr() {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                            self.writable = false;
-                            return Ok(Flow::Keep);
+                    if let Some(socket) = self.io.transport.tcp() {
+                        if let Some(e) = socket.take_error()? {
+                            return Err(e);
                         }
-                        Err(e) => return Err(e),
+                        match socket.peer_addr() {
+                            Ok(_) => {}
+                            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                                self.io.writable = false;
+                                return Ok(Flow::Keep);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                        let _ = socket.set_nodelay(true);
                     }
-                    let _ = self.transport.set_nodelay(true);
                     let job = job
                         .take()
                         .ok_or_else(|| io::Error::other("connection without a job"))?;
@@ -344,11 +331,12 @@ impl ClientConn {
                     // closing it (or sending something it should not).
                     let mut scratch = [0u8; 512];
                     loop {
-                        match self.transport.read(&mut scratch) {
+                        match self.io.transport.read(&mut scratch) {
                             Ok(0) => return Ok(Flow::Close),
                             Ok(_) => return Ok(Flow::Close),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                self.readable = false;
+                                self.io.readable = false;
+                                self.io.flush()?;
                                 return Ok(Flow::Idle);
                             }
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -377,39 +365,11 @@ impl ClientConn {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if self.writable
-            && !self.write_buf.is_empty()
-            && !self.write_buf.flush_to(&mut self.transport)?
-        {
-            self.writable = false;
-        }
-        Ok(())
+        self.io.flush().map(drop)
     }
 
     fn fill(&mut self, config: &ClientConfig) -> io::Result<bool> {
-        if !self.readable || self.peer_eof {
-            return Ok(false);
-        }
-        let limit = config.max_head_bytes + 1;
-        match self
-            .read_buf
-            .read_from(&mut self.transport, 8192, limit.max(8192))
-        {
-            Ok((0, _)) => {
-                self.peer_eof = true;
-                Ok(true)
-            }
-            Ok((_, filled)) => {
-                self.readable = filled || self.fin_seen;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
-                Ok(false)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(e),
-        }
+        self.io.fill(8192, config.max_head_bytes + 1)
     }
 
     /// One step of the active exchange; returns whether anything happened.
@@ -433,7 +393,7 @@ impl ClientConn {
                 let with_body = matches!(next.interest, Interest::Write | Interest::ReadWrite);
                 ex.with_body = with_body;
                 ex.encoder = write_request_head(
-                    self.write_buf.vec(),
+                    self.io.write_buf.vec(),
                     &ex.job.head,
                     &ex.job.authority,
                     with_body,
@@ -460,7 +420,7 @@ impl ClientConn {
             }
             Phase::Sending => {
                 if ex.next.interest == Interest::End {
-                    if let Err(missing) = ex.encoder.finish(self.write_buf.vec()) {
+                    if let Err(missing) = ex.encoder.finish(self.io.write_buf.vec()) {
                         log::error!(
                             "request body ended {missing} bytes short of its Content-Length"
                         );
@@ -474,19 +434,15 @@ impl ClientConn {
                 if !matches!(ex.next.interest, Interest::Write | Interest::ReadWrite) {
                     return Ok(false); // waiting for a Control
                 }
-                if self.write_buf.len() >= config.write_high_water {
-                    if self.writable && !self.write_buf.flush_to(&mut self.transport)? {
-                        self.writable = false;
-                    }
-                    if self.write_buf.len() >= config.write_high_water {
+                if self.io.write_buf.len() >= config.write_high_water {
+                    self.io.flush()?;
+                    if self.io.write_buf.len() >= config.write_high_water {
                         return Ok(false);
                     }
                 }
                 let mut encoder = Encoder {
-                    transport: &mut self.transport,
-                    buf: &mut self.write_buf,
+                    io: &mut self.io,
                     body: &mut ex.encoder,
-                    writable: &mut self.writable,
                     high_water: config.write_high_water,
                     used: false,
                 };
@@ -516,23 +472,19 @@ impl ClientConn {
                 }
                 let ready = !ex.end_reported
                     && (ex.decoder.is_done()
-                        || !self.read_buf.is_empty()
-                        || self.readable
-                        || self.peer_eof
+                        || !self.io.read_buf.is_empty()
+                        || self.io.readable
+                        || self.io.peer_eof
                         || ex.body_error.is_some());
                 if !ready {
                     return Ok(false);
                 }
                 let mut decoder = Decoder {
-                    transport: &mut self.transport,
-                    buf: &mut self.read_buf,
+                    io: &mut self.io,
                     body: &mut ex.decoder,
                     trailers: &mut self.trailers,
-                    readable: &mut self.readable,
-                    peer_eof: &mut self.peer_eof,
                     error: &mut ex.body_error,
                     buf_size: 8192,
-                    fin_seen: self.fin_seen,
                     used: false,
                     reported_end: false,
                     delivered: 0,
@@ -558,17 +510,17 @@ impl ClientConn {
             let State::Active(ex) = &mut self.state else {
                 return Ok(false);
             };
-            if !self.read_buf.is_empty() {
+            if !self.io.read_buf.is_empty() {
                 ex.answered = true;
                 let head_request = ex.job.head.method == Method::Head;
                 match parse_response(
-                    self.read_buf.bytes(),
+                    self.io.read_buf.bytes(),
                     config.max_head_bytes,
                     config.max_headers,
                     head_request,
                 ) {
                     Ok(Some(parsed)) => {
-                        self.read_buf.consume(parsed.len);
+                        self.io.read_buf.consume(parsed.len);
                         let status = parsed.head.status;
                         if status.is_informational() {
                             if status == crate::StatusCode::SWITCHING_PROTOCOLS {
@@ -615,7 +567,7 @@ impl ClientConn {
                     }
                 }
             }
-            if self.peer_eof {
+            if self.io.peer_eof {
                 if self.can_retry() {
                     return Err(io::ErrorKind::ConnectionAborted.into());
                 }
@@ -626,7 +578,7 @@ impl ClientConn {
                 ex.phase = Phase::Receiving;
                 ex.decoder = BodyDecoder::Done;
                 ex.end_reported = true;
-                let why = if self.read_buf.is_empty() {
+                let why = if self.io.read_buf.is_empty() {
                     Error::Closed
                 } else {
                     Error::BadResponse("response head cut short")
@@ -652,12 +604,14 @@ impl ClientConn {
         };
         let body_complete = ex.decoder.is_done() || {
             // Skip what is already buffered of an unread body.
-            let used = ex.decoder.discard(self.read_buf.bytes()).unwrap_or(0);
-            self.read_buf.consume(used);
+            let used = ex.decoder.discard(self.io.read_buf.bytes()).unwrap_or(0);
+            self.io.read_buf.consume(used);
             ex.decoder.is_done()
         };
-        let reusable =
-            ex.keep_alive && body_complete && ex.body_error.is_none() && self.read_buf.is_empty();
+        let reusable = ex.keep_alive
+            && body_complete
+            && ex.body_error.is_none()
+            && self.io.read_buf.is_empty();
         guard(|| {
             ex.job.handler.on_done(Outcome::Completed);
             Next::end()

@@ -2,7 +2,7 @@
 //! out and the response coming in.
 
 use crate::header::{Header, Headers, InvalidHeader};
-use crate::{Decoder, Encoder, Error, Method, Next, Outcome, StatusCode, Transport, Version};
+use crate::{Decoder, Encoder, Error, Method, Next, Outcome, StatusCode, Version};
 
 /// One request's state machine on the client side.
 ///
@@ -44,13 +44,13 @@ use crate::{Decoder, Encoder, Error, Method, Next, Outcome, StatusCode, Transpor
 ///     }
 /// }
 /// ```
-pub trait Handler<T: Transport = mio::net::TcpStream>: Send {
+pub trait Handler: Send {
     /// Fill in the request head (method and target come from the URL and
     /// default to `GET`). Return [`Next::write`] to send a body.
     fn on_request(&mut self, request: &mut RequestHead) -> Next;
 
     /// The body can take more bytes. The default sends none.
-    fn on_request_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_request_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         let _ = encoder;
         Next::end()
     }
@@ -59,7 +59,7 @@ pub trait Handler<T: Transport = mio::net::TcpStream>: Send {
     fn on_response(&mut self, response: ResponseHead) -> Next;
 
     /// Body bytes can be read. The default drops the body.
-    fn on_response_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_response_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         let _ = decoder;
         Next::end()
     }

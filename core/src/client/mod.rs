@@ -42,6 +42,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+
+use crate::transport::Transport;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -510,7 +512,7 @@ impl ClientLoop {
         job.handler
             .bind_control(Control::new(shared.clone(), slot, job.exchange));
         let mut conn = ClientConn::connecting(
-            stream,
+            Transport::Tcp(stream),
             self.next_conn_id,
             slot,
             shared,
@@ -566,7 +568,7 @@ impl ClientLoop {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut conn.transport);
+        let _ = self.poll.registry().deregister(&mut conn.io.transport);
         self.forget_idle(&conn.authority, slot);
         match conn.take_job() {
             Some(job) if job.attempts < 2 => {
@@ -583,7 +585,7 @@ impl ClientLoop {
 
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.try_remove(slot) {
-            let _ = self.poll.registry().deregister(&mut conn.transport);
+            let _ = self.poll.registry().deregister(&mut conn.io.transport);
             self.forget_idle(&conn.authority, slot);
             conn.fail(Error::Closed);
         }

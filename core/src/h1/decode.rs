@@ -6,9 +6,8 @@
 
 use std::io;
 
-use crate::buffer::ReadBuf;
 use crate::header::Headers;
-use crate::Transport;
+use crate::io::Io;
 
 /// Chunk extensions and trailer lines longer than this are refused.
 const MAX_LINE: usize = 4096;
@@ -313,20 +312,13 @@ impl Chunked {
 /// `WouldBlock` when none have arrived yet: return [`Next::read`](crate::Next::read)
 /// and the engine calls again when more are here. A body cut short by the
 /// peer reads as `UnexpectedEof`; bad chunk framing as `InvalidData`.
-pub struct Decoder<'a, T: Transport = mio::net::TcpStream> {
-    pub(crate) transport: &'a mut T,
-    pub(crate) buf: &'a mut ReadBuf,
+pub struct Decoder<'a> {
+    pub(crate) io: &'a mut Io,
     pub(crate) body: &'a mut BodyDecoder,
     pub(crate) trailers: &'a mut Headers,
-    /// The socket may hold unread bytes.
-    pub(crate) readable: &'a mut bool,
-    /// The peer sent end-of-stream.
-    pub(crate) peer_eof: &'a mut bool,
     /// A framing error seen while decoding, for the engine.
     pub(crate) error: &'a mut Option<&'static str>,
     pub(crate) buf_size: usize,
-    /// The peer's FIN was reported: keep reading until end-of-stream.
-    pub(crate) fin_seen: bool,
     /// The handler called `read` (so it made progress or learned it cannot).
     pub(crate) used: bool,
     /// A read returned end-of-body or an error.
@@ -335,7 +327,7 @@ pub struct Decoder<'a, T: Transport = mio::net::TcpStream> {
     pub(crate) delivered: u64,
 }
 
-impl<T: Transport> Decoder<'_, T> {
+impl Decoder<'_> {
     /// Whether the whole body has been read.
     pub fn is_eof(&self) -> bool {
         self.body.is_done()
@@ -352,7 +344,7 @@ impl<T: Transport> Decoder<'_, T> {
     }
 }
 
-impl<T: Transport> io::Read for Decoder<'_, T> {
+impl io::Read for Decoder<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         self.used = true;
         let result = self.read_body(out);
@@ -368,7 +360,7 @@ impl<T: Transport> io::Read for Decoder<'_, T> {
     }
 }
 
-impl<T: Transport> Decoder<'_, T> {
+impl Decoder<'_> {
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if let Some(why) = *self.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, why));
@@ -380,19 +372,22 @@ impl<T: Transport> Decoder<'_, T> {
             if self.body.is_done() {
                 return Ok(0);
             }
-            if !self.buf.is_empty() {
+            if !self.io.read_buf.is_empty() {
                 let (consumed, produced) =
-                    match self.body.decode(self.buf.bytes(), out, self.trailers) {
+                    match self
+                        .body
+                        .decode(self.io.read_buf.bytes(), out, self.trailers)
+                    {
                         Ok(r) => r,
                         Err(BodyError(why)) => return Err(self.fail(why)),
                     };
-                self.buf.consume(consumed);
+                self.io.read_buf.consume(consumed);
                 if produced > 0 || self.body.is_done() {
                     return Ok(produced);
                 }
                 continue;
             }
-            if *self.peer_eof {
+            if self.io.peer_eof {
                 if matches!(self.body, BodyDecoder::Eof) {
                     *self.body = BodyDecoder::Done;
                     return Ok(0);
@@ -400,45 +395,27 @@ impl<T: Transport> Decoder<'_, T> {
                 *self.error = Some("body cut short by the peer");
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            if !*self.readable {
+            if !self.io.readable {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             // A plain-length body goes straight into the caller's buffer.
             if let BodyDecoder::Length(remaining) = self.body {
                 let n = (out.len() as u64).min(*remaining) as usize;
-                match self.transport.read(&mut out[..n]) {
-                    Ok(0) => *self.peer_eof = true,
+                match self.io.read_direct(&mut out[..n]) {
+                    Ok(0) => {}
                     Ok(read) => {
-                        if read < n && !self.fin_seen {
-                            *self.readable = false;
-                        }
                         *remaining -= read as u64;
                         if *remaining == 0 {
                             *self.body = BodyDecoder::Done;
                         }
                         return Ok(read);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        *self.readable = false;
-                        return Err(e);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
                 continue;
             }
-            match self
-                .buf
-                .read_from(self.transport, self.buf_size, self.buf_size)
-            {
-                Ok((0, _)) => *self.peer_eof = true,
-                Ok((_, filled)) => *self.readable = filled || self.fin_seen,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    *self.readable = false;
-                    return Err(e);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            if !self.io.fill(self.buf_size, self.buf_size)? {
+                return Err(io::ErrorKind::WouldBlock.into());
             }
         }
     }

@@ -6,10 +6,10 @@
 
 use std::io::{self, Write as _};
 
-use crate::buffer::WriteBuf;
 use crate::header::common::parse_content_length;
 use crate::header::ListItems;
-use crate::{Response, StatusCode, Transport, Version};
+use crate::io::Io;
+use crate::{Response, StatusCode, Version};
 
 /// How the response body is framed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,19 +300,16 @@ impl BodyEncoder {
 /// a write returns `WouldBlock`: return [`Next::write`](crate::Next::write)
 /// and the engine calls again when there is room. For HEAD requests and
 /// bodiless statuses, writes are accepted and dropped.
-pub struct Encoder<'a, T: Transport = mio::net::TcpStream> {
-    pub(crate) transport: &'a mut T,
-    pub(crate) buf: &'a mut WriteBuf,
+pub struct Encoder<'a> {
+    pub(crate) io: &'a mut Io,
     pub(crate) body: &'a mut BodyEncoder,
-    /// The socket may take more bytes.
-    pub(crate) writable: &'a mut bool,
     /// Buffer this much before writing to the socket.
     pub(crate) high_water: usize,
     /// The handler wrote or flushed (so it made progress or learned it cannot).
     pub(crate) used: bool,
 }
 
-impl<T: Transport> Encoder<'_, T> {
+impl Encoder<'_> {
     /// Whether the body is being discarded (HEAD request, 204, 304).
     pub fn is_discarding(&self) -> bool {
         *self.body == BodyEncoder::Discard
@@ -325,20 +322,9 @@ impl<T: Transport> Encoder<'_, T> {
             _ => None,
         }
     }
-
-    fn flush_buffer(&mut self) -> io::Result<bool> {
-        if !*self.writable {
-            return Ok(false);
-        }
-        let done = self.buf.flush_to(self.transport)?;
-        if !done {
-            *self.writable = false;
-        }
-        Ok(done)
-    }
 }
 
-impl<T: Transport> io::Write for Encoder<'_, T> {
+impl io::Write for Encoder<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.used = true;
         if data.is_empty() || *self.body == BodyEncoder::Discard {
@@ -346,14 +332,15 @@ impl<T: Transport> io::Write for Encoder<'_, T> {
         }
         // Room for a chunk's framing too, so a write never fails for lack
         // of space the socket could have made.
-        if self.buf.len() + FRAMING_ROOM >= self.high_water {
-            self.flush_buffer()?;
-            if self.buf.len() + FRAMING_ROOM >= self.high_water {
+        let buf = &self.io.write_buf;
+        if buf.len() + FRAMING_ROOM >= self.high_water {
+            self.io.flush()?;
+            if self.io.write_buf.len() + FRAMING_ROOM >= self.high_water {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
         }
-        let room = self.high_water - self.buf.len();
-        let n = self.body.encode(self.buf.vec(), data, room)?;
+        let room = self.high_water - self.io.write_buf.len();
+        let n = self.body.encode(self.io.write_buf.vec(), data, room)?;
         if n == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -363,7 +350,7 @@ impl<T: Transport> io::Write for Encoder<'_, T> {
     /// Writes the buffered bytes to the socket; `WouldBlock` if it is full.
     fn flush(&mut self) -> io::Result<()> {
         self.used = true;
-        if self.flush_buffer()? || self.buf.is_empty() {
+        if self.io.flush()? {
             Ok(())
         } else {
             Err(io::ErrorKind::WouldBlock.into())

@@ -16,8 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use crate::control::LoopShared;
 use crate::h1::HeadLimits;
 use crate::HandlerFactory;
@@ -213,7 +211,7 @@ impl Server {
     /// Starts the workers with a clone of `factory` each and returns at once.
     pub fn serve<F>(self, factory: F) -> io::Result<ServerHandle>
     where
-        F: HandlerFactory<TcpStream> + Clone + Send + 'static,
+        F: HandlerFactory + Clone + Send + 'static,
     {
         let config = Arc::new(self.config);
         let (addr, listeners) = match self.listen {

@@ -15,6 +15,7 @@ use super::{Config, StopSignal};
 use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
 use crate::h1::date::DateCache;
+use crate::transport::Transport;
 use crate::HandlerFactory;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -49,10 +50,10 @@ impl Context {
     }
 }
 
-pub(crate) struct Worker<F: HandlerFactory<TcpStream>> {
+pub(crate) struct Worker<F: HandlerFactory> {
     poll: Poll,
     listener: Option<TcpListener>,
-    conns: Slab<Conn<TcpStream, F::Handler>>,
+    conns: Slab<Conn<F::Handler>>,
     factory: F,
     cx: Context,
     timers: Timers,
@@ -81,7 +82,7 @@ pub(crate) struct WorkerSetup<F> {
     max_connections: usize,
 }
 
-impl<F: HandlerFactory<TcpStream>> WorkerSetup<F> {
+impl<F: HandlerFactory> WorkerSetup<F> {
     pub(crate) fn new(
         mut listener: TcpListener,
         factory: F,
@@ -131,7 +132,7 @@ impl<F: HandlerFactory<TcpStream>> WorkerSetup<F> {
     }
 }
 
-impl<F: HandlerFactory<TcpStream>> Worker<F> {
+impl<F: HandlerFactory> Worker<F> {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut again = Vec::new();
@@ -269,7 +270,7 @@ impl<F: HandlerFactory<TcpStream>> Worker<F> {
             shared: self.shared.clone(),
         });
         let mut conn = Conn::new(
-            stream,
+            Transport::Tcp(stream),
             self.next_conn_id,
             slot,
             Some(addr),

@@ -23,7 +23,7 @@ use super::pool::ThreadPool;
 use crate::header::{Header, Headers};
 use crate::{
     Control, Decoder, Encoder, Error, HandlerFactory, Next, Outcome, Request as Head,
-    Response as CoreResponse, ServerHandle, StatusCode, Transport,
+    Response as CoreResponse, ServerHandle, StatusCode,
 };
 
 /// What a blocking handler does with one request.
@@ -224,7 +224,7 @@ pub struct SyncHandler<H> {
 
 const BUSY: &[u8] = b"server busy\n";
 
-impl<T: Transport, H: Handler> crate::Handler<T> for SyncHandler<H> {
+impl<H: Handler> crate::Handler for SyncHandler<H> {
     fn on_request(&mut self, head: Head) -> Next {
         let request = Request {
             head,
@@ -251,7 +251,7 @@ impl<T: Transport, H: Handler> crate::Handler<T> for SyncHandler<H> {
         loop_interest(&self.bridge.lock())
     }
 
-    fn on_request_readable(&mut self, decoder: &mut Decoder<'_, T>) -> Next {
+    fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         let mut state = self.bridge.lock();
         let mut chunk = [0u8; 16 * 1024];
         while state.incoming.room() > 0 && !state.incoming.done {
@@ -288,7 +288,7 @@ impl<T: Transport, H: Handler> crate::Handler<T> for SyncHandler<H> {
         loop_interest(&state)
     }
 
-    fn on_response_writable(&mut self, encoder: &mut Encoder<'_, T>) -> Next {
+    fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
         if self.busy {
             return match io::Write::write(encoder, BUSY) {
                 Ok(n) if n == BUSY.len() => Next::end(),
@@ -362,7 +362,7 @@ impl<H> Clone for SyncFactory<H> {
     }
 }
 
-impl<T: Transport, H: Handler> HandlerFactory<T> for SyncFactory<H> {
+impl<H: Handler> HandlerFactory for SyncFactory<H> {
     type Handler = SyncHandler<H>;
 
     fn create(&mut self, control: Control) -> SyncHandler<H> {
