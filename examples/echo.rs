@@ -215,14 +215,14 @@ fn bad_wait() -> Route {
 fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
     let config = turnstile_suite::ExampleConfig::from_env();
-    let server = config.apply(turnstile_core::Server::bind(config.addr())?);
+    let server = config.server()?;
     let handle = server.serve(|control: Control| Echo {
         control,
         route: Route::Text(StatusCode::NOT_FOUND, String::new()),
         body: Vec::new(),
         written: 0,
     })?;
-    turnstile_suite::announce(handle.local_addr());
+    turnstile_suite::announce(handle.addrs());
     handle.join();
     Ok(())
 }

@@ -230,9 +230,9 @@ fn app() -> App {
 fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
     let config = turnstile_suite::ExampleConfig::from_env();
-    let server = config.apply(turnstile::core::Server::bind(config.addr())?);
+    let server = config.server()?;
     let handle = app().serve_on(server)?;
-    turnstile_suite::announce(handle.local_addr());
+    turnstile_suite::announce(handle.addrs());
     let _ = io::stdout().flush();
     handle.join();
     Ok(())

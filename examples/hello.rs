@@ -47,9 +47,9 @@ impl Handler for Hello {
 fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
     let config = turnstile_suite::ExampleConfig::from_env();
-    let server = config.apply(turnstile_core::Server::bind(config.addr())?);
+    let server = config.server()?;
     let handle = server.serve(|_: Control| Hello { written: 0 })?;
-    turnstile_suite::announce(handle.local_addr());
+    turnstile_suite::announce(handle.addrs());
     handle.join();
     Ok(())
 }

@@ -94,8 +94,8 @@ fn main() -> io::Result<()> {
         .state(Store::default())
         .wrap(Logger)
         .mount(routes![index, list, show, create, remove]);
-    let handle = app.serve_on(config.apply(turnstile::core::Server::bind(config.addr())?))?;
-    turnstile_suite::announce(handle.local_addr());
+    let handle = app.serve_on(config.server()?)?;
+    turnstile_suite::announce(handle.addrs());
     handle.join();
     Ok(())
 }

@@ -76,9 +76,9 @@ fn main() -> io::Result<()> {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(16);
-    let server = config.apply(turnstile_core::Server::bind(config.addr())?);
+    let server = config.server()?;
     let handle = sync::Server::on(server).threads(threads).serve(handle)?;
-    turnstile_suite::announce(handle.local_addr());
+    turnstile_suite::announce(handle.addrs());
     handle.join();
     Ok(())
 }

@@ -5,7 +5,11 @@
 //! Every example listens on `127.0.0.1:$PORT` (`PORT` defaults to 3000, `0`
 //! picks a free port), honours `WORKERS` and `HEADER_TIMEOUT_MS`, and prints
 //! exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts
-//! connections.
+//! connections. With `TLS_CERT` and `TLS_KEY` (PEM files) it serves HTTPS
+//! and says `listening on https://...`; with `UNIX_SOCKET=<path>` it listens
+//! on that Unix socket instead and says `listening on unix:<path>`; with
+//! `LISTEN_FDS` set (systemd socket activation) it serves the sockets it
+//! inherited.
 
 #![deny(missing_docs)]
 
@@ -15,8 +19,11 @@ pub mod todo;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use turnstile_core::server::{ListenAddr, Listener};
+use turnstile_core::tls::TlsConfig;
 use turnstile_core::Server;
 
 /// Settings an example reads from its environment.
@@ -28,22 +35,65 @@ pub struct ExampleConfig {
     pub workers: Option<usize>,
     /// `HEADER_TIMEOUT_MS`: the head timeout.
     pub header_timeout: Option<Duration>,
+    /// `TLS_CERT` and `TLS_KEY`: serve HTTPS with this chain and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `UNIX_SOCKET`: listen on this Unix socket instead of TCP.
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl ExampleConfig {
-    /// Reads `PORT`, `WORKERS` and `HEADER_TIMEOUT_MS`; exits with a message
-    /// when one is set but not a number.
+    /// Reads the environment; exits with a message when a setting is
+    /// malformed (a number that is not one, `TLS_CERT` without `TLS_KEY`).
     pub fn from_env() -> ExampleConfig {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let tls = match (path("TLS_CERT"), path("TLS_KEY")) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => fail("TLS_CERT and TLS_KEY go together"),
+        };
         ExampleConfig {
             port: env_number("PORT").unwrap_or(3000),
             workers: env_number("WORKERS"),
             header_timeout: env_number("HEADER_TIMEOUT_MS").map(Duration::from_millis),
+            tls,
+            unix_socket: path("UNIX_SOCKET"),
         }
     }
 
     /// `127.0.0.1:<port>`.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The server the environment asks for: the inherited sockets when
+    /// `LISTEN_FDS` is set, else the Unix socket, else `127.0.0.1:PORT`;
+    /// TLS on all of them with `TLS_CERT`/`TLS_KEY`; then the worker count
+    /// and head timeout.
+    pub fn server(&self) -> std::io::Result<Server> {
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(TlsConfig::from_pem_files(cert, key)?),
+            None => None,
+        };
+        let listeners = match Listener::from_systemd()? {
+            Some(inherited) => inherited,
+            None => match &self.unix_socket {
+                Some(path) => vec![Listener::unix(path)?],
+                None => vec![Listener::tcp(self.addr())?],
+            },
+        };
+        let mut listeners = listeners.into_iter().map(|l| match &tls {
+            Some(tls) => l.tls(tls.clone()),
+            None => l,
+        });
+        let first = listeners
+            .next()
+            .ok_or_else(|| std::io::Error::other("no listener"))?;
+        let server = listeners.fold(Server::new(first), Server::listen);
+        Ok(self.apply(server))
     }
 
     /// Applies the worker count and head timeout to a server.
@@ -58,22 +108,27 @@ impl ExampleConfig {
     }
 }
 
+fn fail(why: &str) -> ! {
+    eprintln!("{why}");
+    std::process::exit(2);
+}
+
 fn env_number<N: std::str::FromStr>(name: &str) -> Option<N> {
     let value = std::env::var(name).ok()?;
     match value.trim().parse() {
         Ok(n) => Some(n),
-        Err(_) => {
-            eprintln!("{name} must be a number, got {value:?}");
-            std::process::exit(2);
-        }
+        Err(_) => fail(&format!("{name} must be a number, got {value:?}")),
     }
 }
 
-/// Prints the one `listening on` line and flushes it, so a driver reading
-/// stdout knows the server accepts connections.
-pub fn announce(addr: SocketAddr) {
+/// Prints the one `listening on` line for the first address (`http://`,
+/// `https://` or `unix:`) and flushes it, so a driver reading stdout knows
+/// the server accepts connections.
+pub fn announce(addrs: &[ListenAddr]) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on http://{addr}");
+    if let Some(first) = addrs.first() {
+        let _ = writeln!(out, "listening on {first}");
+    }
     let _ = out.flush();
 }
 

@@ -140,12 +140,17 @@ impl Io {
     /// `close_notify`). Returns whether it is closed; `false` means bytes
     /// are still waiting for the socket.
     pub(crate) fn close_write(&mut self) -> io::Result<bool> {
-        if !self.close_queued {
-            self.close_queued = true;
-            self.transport.queue_close();
-        }
         if !self.flush()? {
             return Ok(false);
+        }
+        if !self.close_queued {
+            // Only after the last bytes went into the transport: TLS
+            // sends nothing after its `close_notify`.
+            self.close_queued = true;
+            self.transport.queue_close();
+            if !self.flush()? {
+                return Ok(false);
+            }
         }
         self.transport.shutdown_write()?;
         Ok(true)

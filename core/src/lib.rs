@@ -77,6 +77,7 @@ pub mod server;
 mod status;
 pub mod sync;
 mod target;
+pub mod tls;
 mod transport;
 mod version;
 

@@ -6,11 +6,15 @@
 //! owns every connection it accepts: nothing is shared between workers but
 //! the stop signal.
 
+mod listener;
 pub(crate) mod timer;
 pub(crate) mod worker;
 
+pub use listener::{ListenAddr, Listener};
+
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -60,18 +64,6 @@ impl Default for Config {
     }
 }
 
-/// Where the workers listen.
-enum Listen {
-    /// One socket per worker bound to this address with `SO_REUSEPORT`; the
-    /// first is bound already (so errors and the port are known early).
-    ReusePort {
-        addr: SocketAddr,
-        first: StdTcpListener,
-    },
-    /// A listener the caller made; workers share clones of it.
-    Shared(StdTcpListener),
-}
-
 /// An HTTP/1.1 server under construction: where to listen and its limits.
 ///
 /// Defaults are safe for the open internet: 10 s for a head to arrive, 30 s
@@ -102,33 +94,45 @@ enum Listen {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Server {
-    listen: Listen,
+    listeners: Vec<Listener>,
     config: Config,
 }
 
 impl Server {
-    /// Binds `addr` (the first address it resolves to). Port 0 picks a free
-    /// port; [`ServerHandle::local_addr`] tells which.
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-        let first = reuse_port_listener(addr)?;
-        let addr = first.local_addr()?;
-        Ok(Server {
-            listen: Listen::ReusePort { addr, first },
+    /// A server on `listener`; [`listen`](Server::listen) adds more.
+    pub fn new(listener: Listener) -> Server {
+        Server {
+            listeners: vec![listener],
             config: Config::default(),
-        })
+        }
     }
 
-    /// Serves on a listener the caller already bound; workers share it.
+    /// Binds TCP `addr` (the first address it resolves to). Port 0 picks a
+    /// free port; [`ServerHandle::local_addr`] tells which.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server::new(Listener::tcp(addr)?))
+    }
+
+    /// Binds TCP `addr` and serves HTTPS on it.
+    pub fn bind_tls(addr: impl ToSocketAddrs, tls: crate::tls::TlsConfig) -> io::Result<Server> {
+        Ok(Server::new(Listener::tcp(addr)?.tls(tls)))
+    }
+
+    /// Binds a Unix socket at `path` (see [`Listener::unix`]).
+    #[cfg(unix)]
+    pub fn bind_unix(path: impl AsRef<Path>) -> io::Result<Server> {
+        Ok(Server::new(Listener::unix(path)?))
+    }
+
+    /// Serves on a TCP listener the caller already bound; workers share it.
     pub fn from_listener(listener: StdTcpListener) -> io::Result<Server> {
-        listener.set_nonblocking(true)?;
-        Ok(Server {
-            listen: Listen::Shared(listener),
-            config: Config::default(),
-        })
+        Ok(Server::new(Listener::from_tcp(listener)?))
+    }
+
+    /// Adds a listener: every worker serves all of them.
+    pub fn listen(mut self, listener: Listener) -> Server {
+        self.listeners.push(listener);
+        self
     }
 
     /// Worker threads, each with its own event loop (default: the number of
@@ -214,31 +218,29 @@ impl Server {
         F: HandlerFactory + Clone + Send + 'static,
     {
         let config = Arc::new(self.config);
-        let (addr, listeners) = match self.listen {
-            Listen::ReusePort { addr, first } => {
-                let mut listeners = vec![first];
-                for _ in 1..config.workers {
-                    listeners.push(reuse_port_listener(addr)?);
-                }
-                (addr, listeners)
+        let mut addrs = Vec::with_capacity(self.listeners.len());
+        let mut socket_files = Vec::new();
+        // One socket per listener per worker.
+        let mut sockets: Vec<Vec<listener::WorkerListener>> =
+            (0..config.workers).map(|_| Vec::new()).collect();
+        for listener in self.listeners {
+            addrs.push(listener.local_addr()?);
+            socket_files.extend(listener.bound_path());
+            for (worker, socket) in listener
+                .for_workers(config.workers)?
+                .into_iter()
+                .enumerate()
+            {
+                sockets[worker].push(socket);
             }
-            Listen::Shared(listener) => {
-                let addr = listener.local_addr()?;
-                let mut listeners = Vec::with_capacity(config.workers);
-                for _ in 1..config.workers {
-                    listeners.push(listener.try_clone()?);
-                }
-                listeners.push(listener);
-                (addr, listeners)
-            }
-        };
+        }
         let stop = Arc::new(StopSignal::default());
         let per_worker = config.max_connections.div_ceil(config.workers).max(1);
         let mut loops = Vec::new();
         let mut workers = Vec::new();
-        for listener in listeners {
+        for listeners in sockets {
             let worker = worker::WorkerSetup::new(
-                mio::net::TcpListener::from_std(listener),
+                listeners,
                 factory.clone(),
                 config.clone(),
                 stop.clone(),
@@ -263,27 +265,17 @@ impl Server {
                 }
             }
         }
-        log::info!("serving on {addr} with {} workers", threads.len());
+        for addr in &addrs {
+            log::info!("serving on {addr} with {} workers", threads.len());
+        }
         Ok(ServerHandle {
-            addr,
+            addrs,
+            socket_files,
             loops,
             stop,
             threads,
         })
     }
-}
-
-/// A listening socket with `SO_REUSEPORT`, so each worker can have one.
-fn reuse_port_listener(addr: SocketAddr) -> io::Result<StdTcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    #[cfg(unix)]
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 /// The request to stop, shared by the handle and the workers.
@@ -317,17 +309,35 @@ impl StopSignal {
 ///
 /// Dropping the handle stops the server at once and waits for its workers.
 pub struct ServerHandle {
-    addr: SocketAddr,
+    addrs: Vec<ListenAddr>,
+    /// Unix socket files this server created, removed when it stops.
+    socket_files: Vec<PathBuf>,
     loops: Vec<Arc<LoopShared>>,
     stop: Arc<StopSignal>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
-    /// The address the server listens on (with the real port when bound to
-    /// port 0).
+    /// The first TCP address the server listens on (with the real port
+    /// when bound to port 0).
+    ///
+    /// # Panics
+    ///
+    /// When the server has no TCP listener (only Unix sockets): use
+    /// [`addrs`](Self::addrs) there.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs
+            .iter()
+            .find_map(|a| match a {
+                ListenAddr::Tcp { addr, .. } => Some(*addr),
+                ListenAddr::Unix { .. } => None,
+            })
+            .expect("local_addr: this server has no TCP listener; use addrs()")
+    }
+
+    /// Every address the server listens on, in the order they were added.
+    pub fn addrs(&self) -> &[ListenAddr] {
+        &self.addrs
     }
 
     /// Stops gracefully and returns at once: workers stop accepting, close
@@ -348,6 +358,15 @@ impl ServerHandle {
                 log::error!("a worker thread panicked");
             }
         }
+        self.remove_socket_files();
+    }
+
+    fn remove_socket_files(&mut self) {
+        for path in self.socket_files.drain(..) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                log::debug!("could not remove {}: {e}", path.display());
+            }
+        }
     }
 }
 
@@ -360,5 +379,6 @@ impl Drop for ServerHandle {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        self.remove_socket_files();
     }
 }

@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use super::listener::WorkerListener;
 use super::timer::Timers;
 use super::{Config, StopSignal};
 use crate::conn::{Conn, Flow};
@@ -18,8 +18,17 @@ use crate::h1::date::DateCache;
 use crate::transport::Transport;
 use crate::HandlerFactory;
 
-const LISTENER: Token = Token(usize::MAX - 1);
-const WAKER: Token = Token(usize::MAX - 2);
+const WAKER: Token = Token(usize::MAX);
+/// Listener `i` has token `FIRST_LISTENER - i`: connection slots count up
+/// from 0 and never meet them.
+const FIRST_LISTENER: usize = usize::MAX - 1;
+/// Most listeners a server can have.
+pub(crate) const MAX_LISTENERS: usize = 64;
+
+fn listener_index(token: Token) -> Option<usize> {
+    let i = FIRST_LISTENER.checked_sub(token.0)?;
+    (i < MAX_LISTENERS).then_some(i)
+}
 
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -52,7 +61,8 @@ impl Context {
 
 pub(crate) struct Worker<F: HandlerFactory> {
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Emptied when shutting down.
+    listeners: Vec<WorkerListener>,
     conns: Slab<Conn<F::Handler>>,
     factory: F,
     cx: Context,
@@ -74,7 +84,7 @@ pub(crate) struct Worker<F: HandlerFactory> {
 /// cross threads, unlike the handlers the worker will own.
 pub(crate) struct WorkerSetup<F> {
     poll: Poll,
-    listener: TcpListener,
+    listeners: Vec<WorkerListener>,
     factory: F,
     config: Arc<Config>,
     stop: Arc<StopSignal>,
@@ -84,19 +94,30 @@ pub(crate) struct WorkerSetup<F> {
 
 impl<F: HandlerFactory> WorkerSetup<F> {
     pub(crate) fn new(
-        mut listener: TcpListener,
+        mut listeners: Vec<WorkerListener>,
         factory: F,
         config: Arc<Config>,
         stop: Arc<StopSignal>,
         max_connections: usize,
     ) -> io::Result<WorkerSetup<F>> {
+        if listeners.len() > MAX_LISTENERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {MAX_LISTENERS} listeners"),
+            ));
+        }
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                listener.socket.source(),
+                Token(FIRST_LISTENER - i),
+                Interest::READABLE,
+            )?;
+        }
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         Ok(WorkerSetup {
             poll,
-            listener,
+            listeners,
             factory,
             config,
             stop,
@@ -114,7 +135,7 @@ impl<F: HandlerFactory> WorkerSetup<F> {
         let now = Instant::now();
         Worker {
             poll: self.poll,
-            listener: Some(self.listener),
+            listeners: self.listeners,
             conns: Slab::with_capacity(256.min(self.max_connections)),
             factory: self.factory,
             cx: Context::new(self.config, now),
@@ -149,8 +170,8 @@ impl<F: HandlerFactory> Worker<F> {
             let mut woken = false;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
                     WAKER => woken = true,
+                    token if listener_index(token).is_some() => self.accept(),
                     Token(slot) => {
                         let Some(conn) = self.conns.get_mut(slot) else {
                             continue;
@@ -217,30 +238,41 @@ impl<F: HandlerFactory> Worker<F> {
 
     fn can_accept(&self) -> bool {
         !self.cx.shutting_down
-            && self.listener.is_some()
+            && !self.listeners.is_empty()
             && self.conns.len() < self.max_connections
             && self.accept_retry_at.is_none_or(|at| self.cx.now >= at)
     }
 
+    /// Takes pending connections from every listener, while it may.
     fn accept(&mut self) {
+        for i in 0..self.listeners.len() {
+            if !self.accept_from(i) {
+                return;
+            }
+        }
+    }
+
+    /// Accepts from listener `i` until it would block; returns false when
+    /// accepting is paused.
+    fn accept_from(&mut self, i: usize) -> bool {
         loop {
             if !self.can_accept() {
                 self.accept_paused = true;
-                return;
+                return false;
             }
             self.accept_paused = false;
             self.accept_retry_at = None;
-            let Some(listener) = &self.listener else {
-                return;
+            let Some(listener) = self.listeners.get(i) else {
+                return true;
             };
             match listener.accept() {
-                Ok((stream, addr)) => self.add(stream, addr),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Ok((transport, addr)) => self.add(transport, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if is_resource_exhaustion(&e) => {
                     log::warn!("accept paused: {e}");
                     self.accept_paused = true;
                     self.accept_retry_at = Some(self.cx.now + ACCEPT_BACKOFF);
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     // A connection that died in the backlog, and the like.
@@ -250,14 +282,11 @@ impl<F: HandlerFactory> Worker<F> {
         }
     }
 
-    fn add(&mut self, mut stream: TcpStream, addr: std::net::SocketAddr) {
-        if let Err(e) = stream.set_nodelay(true) {
-            log::debug!("set_nodelay failed: {e}");
-        }
+    fn add(&mut self, mut transport: Transport, addr: Option<std::net::SocketAddr>) {
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            &mut transport,
             Token(slot),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -270,10 +299,10 @@ impl<F: HandlerFactory> Worker<F> {
             shared: self.shared.clone(),
         });
         let mut conn = Conn::new(
-            Transport::Tcp(stream),
+            transport,
             self.next_conn_id,
             slot,
-            Some(addr),
+            addr,
             shared,
             self.cx.now,
         );
@@ -338,8 +367,8 @@ impl<F: HandlerFactory> Worker<F> {
 
     fn begin_shutdown(&mut self) {
         self.cx.shutting_down = true;
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(listener.socket.source());
         }
         let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
