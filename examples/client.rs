@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! cargo run --example client -- http://127.0.0.1:3000/
+//! cargo run --example client -- https://example.com/
+//! CA_FILE=cert.pem cargo run --example client -- https://localhost:3000/
 //! ```
+//!
+//! `https://` servers are verified against the Mozilla root store, plus the
+//! certificates in the PEM file `CA_FILE` when it is set (a private CA, or a
+//! self-signed certificate for local testing).
 //!
 //! The status line goes to stderr; the exit code is 0 for a 2xx or 3xx
 //! answer and 1 for anything else (an error status, a refused connection, a
@@ -69,10 +75,27 @@ impl Handler for Fetch {
 fn main() -> ExitCode {
     turnstile_suite::init_logging();
     let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: client http://host[:port]/path");
+        eprintln!("usage: client http[s]://host[:port]/path");
         return ExitCode::from(2);
     };
-    let client = match Client::builder()
+    let mut builder = Client::builder();
+    if let Some(path) = std::env::var_os("CA_FILE") {
+        let added = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| {
+                builder
+                    .add_root_certificate_pem(&pem)
+                    .map_err(|e| e.to_string())
+            });
+        builder = match added {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("CA_FILE {}: {e}", path.to_string_lossy());
+                return ExitCode::from(2);
+            }
+        };
+    }
+    let client = match builder
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
         .build()

@@ -371,7 +371,7 @@ impl<H: Handler> Conn<H> {
             match parsed {
                 Ok(Some((mut request, head))) => {
                     self.io.read_buf.consume(head.len);
-                    request.set_received(cx.now);
+                    request.set_arrival(cx.now, self.io.transport.is_tls());
                     self.start_exchange(request, head, cx, factory);
                     return Ok(true);
                 }

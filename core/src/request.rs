@@ -32,6 +32,7 @@ pub struct Request {
     headers: Headers,
     remote_addr: Option<SocketAddr>,
     received: Option<std::time::Instant>,
+    secure: bool,
 }
 
 /// How many spare request buffers a thread keeps.
@@ -66,6 +67,7 @@ impl Request {
             headers,
             remote_addr,
             received: None,
+            secure: false,
         }
     }
 
@@ -120,13 +122,22 @@ impl Request {
         self.received
     }
 
-    pub(crate) fn set_received(&mut self, at: std::time::Instant) {
+    /// Stamps what the engine knows beyond the head: when it arrived, and
+    /// whether over TLS.
+    pub(crate) fn set_arrival(&mut self, at: std::time::Instant, secure: bool) {
         self.received = Some(at);
+        self.secure = secure;
     }
 
-    /// The address of the peer, for TCP connections.
+    /// The address of the peer, for TCP connections (`None` on a Unix
+    /// socket).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// Whether the request arrived over TLS (an `https://` request).
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 }
 

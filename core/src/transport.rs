@@ -117,12 +117,9 @@ impl Transport {
         }
     }
 
-    /// The negotiated TLS details, when this is TLS.
-    pub(crate) fn tls(&self) -> Option<&rustls::Connection> {
-        match self {
-            Transport::Tls(s) => Some(&s.tls),
-            _ => None,
-        }
+    /// Whether this is TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
     }
 }
 

@@ -44,8 +44,12 @@ pub(crate) enum Flow {
 pub(crate) struct Job {
     pub(crate) handler: Box<dyn RequestHandler>,
     pub(crate) head: RequestHead,
-    /// `host[:port]` as written: the pool key and the `Host` header.
+    /// `host[:port]` as written: the `Host` header.
     pub(crate) authority: String,
+    /// `scheme://host:port`: the pool key.
+    pub(crate) origin: String,
+    /// The connection speaks TLS.
+    pub(crate) https: bool,
     pub(crate) host: String,
     pub(crate) port: u16,
     /// Connections tried so far (a retry on a fresh one is allowed once).
@@ -58,7 +62,8 @@ pub(crate) struct ClientConn {
     pub(crate) io: Io,
     pub(crate) id: u64,
     pub(crate) slot: usize,
-    pub(crate) authority: String,
+    /// The origin it serves (the pool key).
+    pub(crate) origin: String,
     shared: Arc<ConnShared>,
     state: State,
     /// Exchanges completed on this connection.
@@ -124,7 +129,7 @@ impl ClientConn {
             io: Io::new(transport, false),
             id,
             slot,
-            authority: job.authority.clone(),
+            origin: job.origin.clone(),
             shared,
             state: State::Connecting(Some(job)),
             served: 0,

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::transport::Transport;
+use crate::transport::{Socket, TlsStream, Transport};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -67,6 +67,9 @@ pub(crate) struct ClientConfig {
     pub(crate) max_head_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) write_high_water: usize,
+    /// Roots trusted beside the Mozilla store (a private CA, a test
+    /// certificate).
+    pub(crate) extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl Default for ClientConfig {
@@ -79,6 +82,7 @@ impl Default for ClientConfig {
             max_head_bytes: 64 * 1024,
             max_headers: 100,
             write_high_water: 64 * 1024,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -90,7 +94,17 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Time to establish a connection (default 10 s).
+    /// Trusts the certificates in `pem` as roots for `https://`, beside
+    /// the built-in Mozilla root store: for a private CA, or a
+    /// self-signed test certificate.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, crate::tls::TlsError> {
+        self.config
+            .extra_roots
+            .extend(crate::tls::pem_certificates(pem)?);
+        Ok(self)
+    }
+
+    /// Time to establish a connection, TLS handshake included (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
@@ -217,6 +231,7 @@ impl Client {
                     next_conn_id: 0,
                     next_exchange: 0,
                     wakeups: Vec::new(),
+                    tls: None,
                 };
                 client_loop.run();
             })?;
@@ -236,6 +251,8 @@ impl Client {
             handler: Box::new(Deferred::new(make)),
             head: RequestHead::new(url.target().to_owned()),
             authority: url.authority().to_owned(),
+            origin: url.origin(),
+            https: url.is_https(),
             host: url.host().to_owned(),
             port: url.port(),
             attempts: 0,
@@ -336,7 +353,7 @@ struct ClientLoop {
     poll: Poll,
     config: ClientConfig,
     conns: Slab<ClientConn>,
-    /// Idle connections by authority, most recently used last.
+    /// Idle connections by origin, most recently used last.
     idle: HashMap<String, Vec<usize>>,
     timers: Timers,
     shared: Arc<LoopShared>,
@@ -345,6 +362,8 @@ struct ClientLoop {
     next_conn_id: u64,
     next_exchange: u64,
     wakeups: Vec<Wakeup>,
+    /// Made on the first `https://` request.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientLoop {
@@ -453,7 +472,7 @@ impl ClientLoop {
 
     fn start(&mut self, mut job: Job, now: Instant) {
         // Reuse an idle connection to the same host if one is still open.
-        while let Some(slot) = self.idle.get_mut(&job.authority).and_then(Vec::pop) {
+        while let Some(slot) = self.idle.get_mut(&job.origin).and_then(Vec::pop) {
             let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -511,8 +530,29 @@ impl ClientLoop {
         });
         job.handler
             .bind_control(Control::new(shared.clone(), slot, job.exchange));
+        let transport = if job.https {
+            let extra_roots = &self.config.extra_roots;
+            let tls = self
+                .tls
+                .get_or_insert_with(|| crate::tls::client_config(extra_roots));
+            let name = match rustls::pki_types::ServerName::try_from(job.host.clone()) {
+                Ok(name) => name,
+                Err(e) => {
+                    let e = io::Error::new(io::ErrorKind::InvalidInput, e);
+                    return self.fail_job(job, Error::Io(e));
+                }
+            };
+            match rustls::ClientConnection::new(tls.clone(), name) {
+                Ok(session) => {
+                    Transport::Tls(Box::new(TlsStream::client(Socket::Tcp(stream), session)))
+                }
+                Err(e) => return self.fail_job(job, Error::Io(io::Error::other(e))),
+            }
+        } else {
+            Transport::Tcp(stream)
+        };
         let mut conn = ClientConn::connecting(
-            Transport::Tcp(stream),
+            transport,
             self.next_conn_id,
             slot,
             shared,
@@ -545,7 +585,7 @@ impl ClientLoop {
                 let Some(conn) = self.conns.get_mut(slot) else {
                     return;
                 };
-                let list = self.idle.entry(conn.authority.clone()).or_default();
+                let list = self.idle.entry(conn.origin.clone()).or_default();
                 if !list.contains(&slot) {
                     if list.len() >= self.config.max_idle_per_host {
                         self.close(slot);
@@ -569,7 +609,7 @@ impl ClientLoop {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.io.transport);
-        self.forget_idle(&conn.authority, slot);
+        self.forget_idle(&conn.origin, slot);
         match conn.take_job() {
             Some(job) if job.attempts < 2 => {
                 log::debug!(
@@ -586,16 +626,16 @@ impl ClientLoop {
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.try_remove(slot) {
             let _ = self.poll.registry().deregister(&mut conn.io.transport);
-            self.forget_idle(&conn.authority, slot);
+            self.forget_idle(&conn.origin, slot);
             conn.fail(Error::Closed);
         }
     }
 
-    fn forget_idle(&mut self, authority: &str, slot: usize) {
-        if let Some(list) = self.idle.get_mut(authority) {
+    fn forget_idle(&mut self, origin: &str, slot: usize) {
+        if let Some(list) = self.idle.get_mut(origin) {
             list.retain(|s| *s != slot);
             if list.is_empty() {
-                self.idle.remove(authority);
+                self.idle.remove(origin);
             }
         }
     }

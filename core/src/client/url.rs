@@ -1,8 +1,9 @@
-//! The URLs the client takes: `http://host[:port][/path][?query]`.
+//! The URLs the client takes: `http://` or `https://`, then
+//! `host[:port][/path][?query]`.
 
 use std::fmt;
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 ///
 /// ```
 /// use turnstile_core::client::Url;
@@ -12,10 +13,14 @@ use std::fmt;
 /// assert_eq!(url.port(), 8080);
 /// assert_eq!(url.target(), "/a/b?c=d");
 /// assert_eq!(Url::parse("http://[::1]").unwrap().target(), "/");
-/// assert!(Url::parse("https://example.com/").is_err());
+/// let secure = Url::parse("https://example.com/").unwrap();
+/// assert!(secure.is_https());
+/// assert_eq!(secure.port(), 443);
+/// assert!(Url::parse("ftp://example.com/").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    https: bool,
     host: String,
     port: u16,
     /// `host[:port]` as written, for the `Host` header.
@@ -36,15 +41,15 @@ impl fmt::Display for InvalidUrl {
 impl std::error::Error for InvalidUrl {}
 
 impl Url {
-    /// Parses `http://host[:port][/path][?query]` (no fragments, no
-    /// credentials; `https` is not supported).
+    /// Parses `http[s]://host[:port][/path][?query]` (no fragments, no
+    /// credentials).
     pub fn parse(text: &str) -> Result<Url, InvalidUrl> {
-        let rest = if let Some(rest) = text.strip_prefix("http://") {
-            rest
-        } else if text.starts_with("https://") {
-            return Err(InvalidUrl("https is not supported"));
+        let (https, rest) = if let Some(rest) = text.strip_prefix("http://") {
+            (false, rest)
+        } else if let Some(rest) = text.strip_prefix("https://") {
+            (true, rest)
         } else {
-            return Err(InvalidUrl("expected http://host/path"));
+            return Err(InvalidUrl("expected http://host/path or https://host/path"));
         };
         let rest = rest.split('#').next().unwrap_or("");
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -65,7 +70,7 @@ impl Url {
                     .map_err(|_| InvalidUrl("bad port"))?;
                 (&authority[..i], port)
             }
-            _ => (authority, 80),
+            _ => (authority, if https { 443 } else { 80 }),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || host.bytes().any(|b| b <= b' ' || b == b'/' || b == 0x7f) {
@@ -79,6 +84,7 @@ impl Url {
             target.to_owned()
         };
         Ok(Url {
+            https,
             host: host.to_owned(),
             port,
             authority: authority.to_owned(),
@@ -91,7 +97,12 @@ impl Url {
         &self.host
     }
 
-    /// The port (80 when not given).
+    /// Whether the URL is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// The port (80, or 443 for `https`, when not given).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -104,5 +115,16 @@ impl Url {
     /// The request target: path and query.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// `scheme://host:port`: connections are reused between requests with
+    /// the same origin only.
+    pub(crate) fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
     }
 }
