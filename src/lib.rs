@@ -15,6 +15,7 @@
 
 pub mod program;
 pub mod raw;
+pub mod tls;
 pub mod todo;
 
 use std::io::Write;

@@ -1,6 +1,7 @@
 //! Example programs started by tests, the way a person starts them: built
 //! beside the test binary when missing, run with `PORT=0`, and the address
-//! read back from their one `listening on http://…` line.
+//! read back from their one `listening on …` line (`http://`, `https://`
+//! or `unix:`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -10,7 +11,32 @@ use std::process::{Child, Command, Stdio};
 /// A running program; killed when dropped.
 pub struct Program {
     child: Child,
-    addr: SocketAddr,
+    announced: Announced,
+}
+
+/// Where a program said it listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announced {
+    /// `listening on http://<addr>`.
+    Http(SocketAddr),
+    /// `listening on https://<addr>`.
+    Https(SocketAddr),
+    /// `listening on unix:<path>`.
+    Unix(PathBuf),
+}
+
+impl Announced {
+    /// Parses the text after `listening on `.
+    pub fn parse(text: &str) -> Option<Announced> {
+        if let Some(addr) = text.strip_prefix("http://") {
+            addr.parse().ok().map(Announced::Http)
+        } else if let Some(addr) = text.strip_prefix("https://") {
+            addr.parse().ok().map(Announced::Https)
+        } else {
+            text.strip_prefix("unix:")
+                .map(|p| Announced::Unix(PathBuf::from(p)))
+        }
+    }
 }
 
 /// The path of example `name` next to the running test binary, built first
@@ -62,18 +88,29 @@ impl Program {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("program output");
-        let addr = line
+        let announced = line
             .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("announced address");
-        Program { child, addr }
+            .strip_prefix("listening on ")
+            .and_then(Announced::parse)
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Program { child, announced }
     }
 
-    /// Where it listens.
+    /// Where it listens, over TCP (plain or TLS).
+    ///
+    /// # Panics
+    ///
+    /// When it announced a Unix socket.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.announced {
+            Announced::Http(addr) | Announced::Https(addr) => *addr,
+            Announced::Unix(path) => panic!("listening on unix:{}", path.display()),
+        }
+    }
+
+    /// What it announced.
+    pub fn announced(&self) -> &Announced {
+        &self.announced
     }
 
     /// Its process id.

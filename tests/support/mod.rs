@@ -175,9 +175,13 @@ impl Handler for Probe {
 
 /// A probe server on a free loopback port.
 pub fn start(configure: impl FnOnce(Server) -> Server) -> (ServerHandle, Waiting) {
+    serve_probe(configure(Server::bind("127.0.0.1:0").unwrap().workers(2)))
+}
+
+/// The probe on a server set up by the caller (its listeners, TLS).
+pub fn serve_probe(server: Server) -> (ServerHandle, Waiting) {
     let waiting: Waiting = Arc::default();
     let shared = waiting.clone();
-    let server = configure(Server::bind("127.0.0.1:0").unwrap().workers(2));
     let handle = server
         .serve(move |control: Control| Probe {
             control,
