@@ -8,6 +8,9 @@
 //!    │                  ▼                     │  Next::remove(): close      ▼
 //!    └── timeout ──▶ Closing ◀────────────────┴───────── no keep-alive ── Closing
 //!                 (flush, shut down writes, linger to drain, close)
+//!                                         │ 101 + on_upgrade()
+//!                                         ▼
+//!                                      Upgraded ── Next::end() ──▶ Closing
 //! ```
 //!
 //! The connection reads only when it needs bytes (a head, or a body the
@@ -33,6 +36,7 @@ use crate::header::Headers;
 use crate::io::Io;
 use crate::server::worker::Context;
 use crate::transport::Transport;
+use crate::upgrade::{self, Protocol};
 use crate::{
     Control, Decoder, Encoder, Error, Handler, HandlerFactory, Method, Next, Outcome, Response,
     StatusCode, Version,
@@ -89,10 +93,20 @@ enum State<H> {
     Head { partial_since: Option<Instant> },
     /// A handler owns the request.
     Exchange(Exchange<H>),
+    /// After `101 Switching Protocols`: a protocol owns the connection.
+    Upgraded(Upgraded),
     /// Flushing what is written, then closing gracefully.
     Closing { write_shut: bool },
     /// Aborted: close now, without flushing or lingering.
     Dead,
+}
+
+/// A protocol running on the connection after an upgrade.
+struct Upgraded {
+    protocol: Box<dyn Protocol>,
+    /// The upgrading exchange's id: its `Control` keeps waking the protocol.
+    id: u64,
+    next: Next,
 }
 
 struct Exchange<H> {
@@ -107,6 +121,10 @@ struct Exchange<H> {
     body_end_reported: bool,
     /// `100 Continue` is owed before the first body read.
     expect_continue: bool,
+    /// The client offered an upgrade, so a 101 may answer it.
+    upgrade_offered: bool,
+    /// A 101 head went out: the connection goes to a protocol at the end.
+    switching: bool,
     /// The client allows reuse (its headers and version).
     keep_alive: bool,
     /// Set once the head is serialized.
@@ -138,6 +156,16 @@ fn guard(callback: impl FnOnce() -> Next) -> Next {
 fn retire<H: Handler>(handler: &mut H, shared: &ConnShared, outcome: Outcome) {
     guard(|| {
         handler.on_done(outcome);
+        Next::end()
+    });
+    shared.current.store(0, Ordering::Release);
+}
+
+/// Ends an upgraded connection's protocol, and with it the upgrading
+/// exchange's `Control`.
+fn retire_protocol(up: &mut Upgraded, shared: &ConnShared) {
+    guard(|| {
+        up.protocol.on_done();
         Next::end()
     });
     shared.current.store(0, Ordering::Release);
@@ -185,6 +213,7 @@ impl<H: Handler> Conn<H> {
     pub(crate) fn exchange_id(&self) -> Option<u64> {
         match &self.state {
             State::Exchange(ex) => Some(ex.id),
+            State::Upgraded(up) => Some(up.id),
             _ => None,
         }
     }
@@ -196,14 +225,21 @@ impl<H: Handler> Conn<H> {
 
     /// A `Control` asked for `next`.
     pub(crate) fn wake(&mut self, next: Next, now: Instant) {
-        if let State::Exchange(ex) = &mut self.state {
-            ex.next = next;
-            self.since = now;
+        match &mut self.state {
+            State::Exchange(ex) => ex.next = next,
+            State::Upgraded(up) => up.next = next,
+            _ => return,
         }
+        self.since = now;
     }
 
     /// Applies the server-wide shutdown: no more requests on this connection.
     pub(crate) fn begin_shutdown(&mut self, now: Instant) {
+        if let State::Upgraded(up) = &mut self.state {
+            up.next = guard(|| up.protocol.on_error(Error::ShuttingDown));
+            self.since = now;
+            return;
+        }
         if let State::Head {
             partial_since: None,
         } = self.state
@@ -240,22 +276,41 @@ impl<H: Handler> Conn<H> {
                 self.since = cx.now;
                 self.drive(cx, factory)
             }
+            State::Upgraded(up) => {
+                up.next = guard(|| up.protocol.on_error(Error::Timeout));
+                self.since = cx.now;
+                self.drive(cx, factory)
+            }
             State::Closing { .. } | State::Dead => Flow::Close,
         }
     }
 
     /// The peer reset or hung up: abort whatever runs.
     pub(crate) fn on_hangup(&mut self) {
-        if let State::Exchange(ex) = &mut self.state {
-            let _ = guard(|| ex.handler.on_error(Error::Closed));
-        }
+        self.tell(Error::Closed);
         self.abort();
+    }
+
+    /// Tells whoever owns the connection about `error` (what it answers
+    /// no longer matters: the connection goes).
+    fn tell(&mut self, error: Error) {
+        match &mut self.state {
+            State::Exchange(ex) => {
+                let _ = guard(|| ex.handler.on_error(error));
+            }
+            State::Upgraded(up) => {
+                let _ = guard(|| up.protocol.on_error(error));
+            }
+            _ => {}
+        }
     }
 
     /// Drops the handler, if any, telling it the exchange was abandoned.
     pub(crate) fn abort(&mut self) {
-        if let State::Exchange(ex) = &mut self.state {
-            retire(&mut ex.handler, &self.shared, Outcome::Aborted);
+        match &mut self.state {
+            State::Exchange(ex) => retire(&mut ex.handler, &self.shared, Outcome::Aborted),
+            State::Upgraded(up) => retire_protocol(up, &self.shared),
+            _ => {}
         }
         self.state = State::Dead;
     }
@@ -269,9 +324,7 @@ impl<H: Handler> Conn<H> {
             Ok(flow) => flow,
             Err(e) => {
                 log::debug!("connection {:?} failed: {e}", self.remote_addr);
-                if let State::Exchange(ex) = &mut self.state {
-                    let _ = guard(|| ex.handler.on_error(Error::Io(e)));
-                }
+                self.tell(Error::Io(e));
                 self.abort();
                 Flow::Close
             }
@@ -298,6 +351,10 @@ impl<H: Handler> Conn<H> {
                 State::Exchange(_) => {
                     calls += 1;
                     self.step_exchange(cx)?
+                }
+                State::Upgraded(_) => {
+                    calls += 1;
+                    self.step_upgraded(cx)?
                 }
                 State::Closing { .. } => return self.step_closing(cx),
                 State::Dead => return Ok(Flow::Close),
@@ -477,6 +534,8 @@ impl<H: Handler> Conn<H> {
             body_error_reported: false,
             body_end_reported: false,
             expect_continue: head.expect_continue,
+            upgrade_offered: head.upgrade,
+            switching: false,
             keep_alive: head.keep_alive && cx.config.keep_alive && !cx.shutting_down,
             encoder: None,
             head_mark: 0,
@@ -681,6 +740,10 @@ impl<H: Handler> Conn<H> {
                 keep_alive = false;
             }
         }
+        if ex.switching {
+            self.switch_protocols(cx);
+            return;
+        }
         retire(&mut ex.handler, &self.shared, Outcome::Completed);
         self.trailers.clear();
         if ex.body_error.is_some() {
@@ -703,6 +766,110 @@ impl<H: Handler> Conn<H> {
         } else {
             State::Closing { write_shut: false }
         };
+    }
+
+    /// After a 101 went out: the handler hands the connection to its
+    /// protocol, which keeps the exchange's `Control`.
+    fn switch_protocols(&mut self, cx: &mut Context) {
+        let State::Exchange(ex) = &mut self.state else {
+            return;
+        };
+        // Bytes of an unread request body would be taken for the new
+        // protocol's: only a request read to its end may switch.
+        let protocol = if ex.body.is_done() && ex.body_error.is_none() {
+            catch_unwind(AssertUnwindSafe(|| ex.handler.on_upgrade())).unwrap_or_else(|_| {
+                log::error!("a handler panicked in on_upgrade; closing");
+                None
+            })
+        } else {
+            log::warn!("a 101 answered a request whose body was not read; closing");
+            None
+        };
+        guard(|| {
+            ex.handler.on_done(Outcome::Completed);
+            Next::end()
+        });
+        let id = ex.id;
+        self.trailers.clear();
+        self.since = cx.now;
+        self.state = match protocol {
+            Some(protocol) => State::Upgraded(Upgraded {
+                protocol,
+                id,
+                next: Next::read_and_write(),
+            }),
+            None => {
+                self.shared.current.store(0, Ordering::Release);
+                State::Closing { write_shut: false }
+            }
+        };
+    }
+
+    /// One protocol callback on an upgraded connection, if its wish can be
+    /// served now. Returns whether anything happened.
+    fn step_upgraded(&mut self, cx: &mut Context) -> io::Result<bool> {
+        let State::Upgraded(up) = &mut self.state else {
+            return Ok(false);
+        };
+        match up.next.interest {
+            Interest::Wait => Ok(false),
+            Interest::Remove | Interest::Panicked => {
+                self.abort();
+                Ok(true)
+            }
+            Interest::End => {
+                retire_protocol(up, &self.shared);
+                self.since = cx.now;
+                self.state = State::Closing { write_shut: false };
+                Ok(true)
+            }
+            Interest::Read => self.call_protocol(cx, true),
+            Interest::Write => self.call_protocol(cx, false),
+            Interest::ReadWrite => {
+                let read = self.call_protocol(cx, true)?;
+                let still_both = matches!(
+                    &self.state,
+                    State::Upgraded(up) if up.next.interest == Interest::ReadWrite
+                );
+                let wrote = still_both && self.call_protocol(cx, false)?;
+                Ok(read || wrote)
+            }
+        }
+    }
+
+    /// Calls the protocol's `on_readable` (or `on_writable`) when the
+    /// connection has bytes (or room).
+    fn call_protocol(&mut self, cx: &mut Context, readable: bool) -> io::Result<bool> {
+        let State::Upgraded(up) = &mut self.state else {
+            return Ok(false);
+        };
+        let high_water = cx.config.write_high_water;
+        let ready = if readable {
+            !self.io.read_buf.is_empty() || self.io.readable || self.io.peer_eof
+        } else {
+            if self.io.write_buf.len() >= high_water {
+                self.io.flush()?;
+            }
+            self.io.write_buf.len() < high_water
+        };
+        if !ready {
+            return Ok(false);
+        }
+        let before = up.next.interest;
+        let mut conn = upgrade::Upgraded {
+            io: &mut self.io,
+            high_water,
+            moved: 0,
+        };
+        let next = if readable {
+            guard(|| up.protocol.on_readable(&mut conn))
+        } else {
+            guard(|| up.protocol.on_writable(&mut conn))
+        };
+        let moved = conn.moved;
+        up.next = next;
+        self.since = cx.now;
+        Ok(moved > 0 || next.interest != before)
     }
 
     /// Flush, shut down our side, drain what the peer still sends, close.
@@ -759,6 +926,9 @@ impl<H: Handler> Conn<H> {
                     _ => deadline,
                 }
             }
+            // A protocol sets its own timeouts (a WebSocket may idle for
+            // hours between pings).
+            State::Upgraded(up) => up.next.timeout.map(|t| self.since + t),
             State::Closing { write_shut: false } => Some(self.since + config.body_timeout),
             State::Closing { write_shut: true } => Some(self.since + config.linger_timeout),
             State::Dead => None,
@@ -797,6 +967,23 @@ impl<H> Exchange<H> {
     /// whether the connection stays open.
     fn write_head(&mut self, buf: &mut WriteBuf, response: &Response, no_body: bool, cx: &Context) {
         self.head_mark = buf.mark();
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if !self.upgrade_offered {
+                // A protocol switch the client never offered would leave it
+                // reading bytes it cannot parse.
+                log::error!("a handler answered 101 to a request without Connection: upgrade; answering 500");
+                encode::write_error(
+                    buf.vec(),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                    cx.date.bytes(),
+                );
+                self.encoder = Some(BodyEncoder::Discard);
+                self.keep_alive = false;
+                return;
+            }
+            self.switching = true;
+        }
         let outcome = encode::write_head(
             buf.vec(),
             response,

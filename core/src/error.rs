@@ -19,6 +19,10 @@ pub enum Error {
     BadResponse(&'static str),
     /// The transport failed.
     Io(io::Error),
+    /// The server is shutting down gracefully: finish soon; at the grace
+    /// deadline the connection is closed. Told to upgraded connections
+    /// (a WebSocket says goodbye with 1001 here).
+    ShuttingDown,
 }
 
 impl fmt::Display for Error {
@@ -29,6 +33,7 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("connection closed by peer"),
             Error::BadResponse(why) => write!(f, "malformed response: {why}"),
             Error::Io(e) => write!(f, "i/o error: {e}"),
+            Error::ShuttingDown => f.write_str("the server is shutting down"),
         }
     }
 }

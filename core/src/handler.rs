@@ -90,6 +90,15 @@ pub trait Handler {
     fn on_done(&mut self, outcome: Outcome) {
         let _ = outcome;
     }
+
+    /// The handler answered `101 Switching Protocols` and its head went
+    /// out: return the [`Protocol`](crate::upgrade::Protocol) that takes
+    /// over the connection (see [`upgrade`](crate::upgrade)). `None`, the
+    /// default, closes the connection. Called before
+    /// [`on_done`](Handler::on_done).
+    fn on_upgrade(&mut self) -> Option<Box<dyn crate::upgrade::Protocol>> {
+        None
+    }
 }
 
 /// How an exchange ended, given to [`Handler::on_done`].
@@ -268,5 +277,8 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     }
     fn on_done(&mut self, outcome: Outcome) {
         (**self).on_done(outcome)
+    }
+    fn on_upgrade(&mut self) -> Option<Box<dyn crate::upgrade::Protocol>> {
+        (**self).on_upgrade()
     }
 }

@@ -52,6 +52,12 @@
 //!   trait and the common typed headers.
 //! - [`local`]: one connection in memory, without a socket, for test
 //!   clients and fuzzing.
+//! - [`tls`]: certificates for HTTPS listeners ([`TlsConfig`](tls::TlsConfig))
+//!   and the roots the client trusts.
+//! - [`upgrade`]: a [`Protocol`](upgrade::Protocol) taking over a
+//!   connection after `101 Switching Protocols`, on the same event loop.
+//! - `io` and `transport`: the I/O layer both connection roles share, over
+//!   TCP, Unix sockets, TLS or memory.
 //! - [`Request`], [`Response`], [`Method`], [`StatusCode`], [`Version`],
 //!   [`RequestTarget`]: the vocabulary of a message.
 
@@ -79,6 +85,7 @@ pub mod sync;
 mod target;
 pub mod tls;
 mod transport;
+pub mod upgrade;
 mod version;
 
 pub use control::{Control, ControlError};

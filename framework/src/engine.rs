@@ -491,4 +491,9 @@ impl Handler for AppHandler {
             raw.on_done(outcome);
         }
     }
+
+    /// A raw route may switch protocols.
+    fn on_upgrade(&mut self) -> Option<Box<dyn turnstile_core::upgrade::Protocol>> {
+        self.raw.as_mut().and_then(|raw| raw.on_upgrade())
+    }
 }

@@ -86,7 +86,9 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
         log::error!("response Content-Length is malformed or repeated; dropped it");
         content_length = None;
     }
-    let mut keep_alive = cx.keep_alive && !close_set;
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+    // After a 101 the connection speaks another protocol: never HTTP again.
+    let mut keep_alive = cx.keep_alive && !close_set && !switching;
     let http11 = cx.request_version == Version::Http11;
 
     // What framing headers go out, and how the body is written.
@@ -185,7 +187,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>
         out.extend_from_slice(server.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !keep_alive && !close_set {
+    if !keep_alive && !close_set && !switching {
         out.extend_from_slice(b"connection: close\r\n");
     } else if keep_alive && !http11 {
         out.extend_from_slice(b"connection: keep-alive\r\n");

@@ -90,6 +90,9 @@ pub(crate) struct RequestHead {
     pub(crate) keep_alive: bool,
     /// `Expect: 100-continue` on HTTP/1.1.
     pub(crate) expect_continue: bool,
+    /// The client offers to switch protocols (`Connection: upgrade` on
+    /// HTTP/1.1), so a `101` may answer it.
+    pub(crate) upgrade: bool,
     /// Bytes of the buffer the head took.
     pub(crate) len: usize,
 }
@@ -188,6 +191,7 @@ fn parse_with<'b>(
     let mut hosts = 0;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
+    let mut connection_upgrade = false;
     let mut expect_continue = false;
     for field in parsed.headers.iter() {
         let name = field.name;
@@ -218,6 +222,8 @@ fn parse_with<'b>(
                     connection_close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     connection_keep_alive = true;
+                } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    connection_upgrade = true;
                 }
             }
         } else if name.eq_ignore_ascii_case("expect") {
@@ -258,6 +264,7 @@ fn parse_with<'b>(
             framing,
             keep_alive,
             expect_continue,
+            upgrade: connection_upgrade && version == Version::Http11,
             len,
         },
     )))
