@@ -1,6 +1,8 @@
 //! Heap allocations per request on a warm connection, counted for the whole
 //! process while a client sends requests one at a time and pipelined: none
 //! on the raw core's plain response, at most two on the framework's /json.
+//! Over TLS the client is another process (Python), so only the server's
+//! allocations count: rustls's own record buffers are all there is.
 //!
 //! Runs without libtest (`harness = false`) so no other thread allocates
 //! while it measures.
@@ -8,6 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
@@ -96,6 +99,59 @@ fn per_request(addr: std::net::SocketAddr, request: &[u8], depth: usize) -> io::
     Ok(allocations as f64 / (depth * 1000) as f64)
 }
 
+/// Heap allocations per request on a warm TLS connection to `port`, the
+/// client being a Python process (it warms up, says so, waits for the go,
+/// then sends 1,000 rounds of `depth` pipelined requests).
+fn per_tls_request(port: u16, ca_file: &std::path::Path, depth: usize) -> io::Result<f64> {
+    const CLIENT: &str = r#"
+import socket, ssl, sys
+port, depth = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+batch = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" * depth
+def rounds(n):
+    for _ in range(n):
+        s.sendall(batch)
+        got = b""
+        while got.count(b"Hello, World!") < depth:
+            data = s.recv(65536)
+            if not data:
+                sys.exit("closed")
+            got += data
+rounds(200)
+print("warm", flush=True)
+sys.stdin.readline()
+rounds(1000)
+print("done", flush=True)
+"#;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(port.to_string())
+        .arg(depth.to_string())
+        .arg(ca_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    io::BufRead::read_line(&mut stdout, &mut line)?;
+    if line.trim() != "warm" {
+        return Err(io::Error::other(format!("client said {line:?}")));
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    stdin.write_all(b"go\n")?;
+    line.clear();
+    io::BufRead::read_line(&mut stdout, &mut line)?;
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    if line.trim() != "done" {
+        return Err(io::Error::other(format!("client said {line:?}")));
+    }
+    let _ = child.wait();
+    Ok(allocations as f64 / (depth * 1000) as f64)
+}
+
 fn main() -> io::Result<()> {
     let raw = Server::bind("127.0.0.1:0")?
         .workers(1)
@@ -149,7 +205,31 @@ fn main() -> io::Result<()> {
             2.0,
         ),
     ];
+    let ca = turnstile_suite::tls::TestCa::new("alloc");
+    let cert = ca.issue("server", &["localhost"]);
+    let tls = Server::bind_tls("127.0.0.1:0", cert.server_config())?
+        .workers(1)
+        .serve(|_: Control| Hello)?;
+    // rustls allocates a buffer per record sealed and per record opened:
+    // one request and one response each, or one per pipelined batch (with
+    // room for the odd request split across two records).
+    let tls_cases = [
+        ("raw core over TLS, one at a time", 1, 2.1),
+        ("raw core over TLS, pipelined 16 deep", 16, 0.25),
+    ];
     let mut failures = 0;
+    for (name, depth, allowed) in tls_cases {
+        let measured = per_tls_request(tls.local_addr().port(), &ca.ca_file(), depth)?;
+        let verdict = if measured <= allowed {
+            "ok"
+        } else {
+            "TOO MANY"
+        };
+        println!("{name}: {measured:.2} allocations per request (at most {allowed}) {verdict}");
+        if measured > allowed {
+            failures += 1;
+        }
+    }
     for (name, addr, request, depth, allowed) in cases {
         let measured = per_request(addr, request, depth)?;
         let verdict = if measured <= allowed {
@@ -162,11 +242,14 @@ fn main() -> io::Result<()> {
             failures += 1;
         }
     }
-    for server in [raw, framework] {
+    for server in [raw, framework, tls] {
         server.shutdown(std::time::Duration::ZERO);
         server.join();
     }
-    println!("{} passed, {failures} failed", cases.len() - failures);
+    println!(
+        "{} passed, {failures} failed",
+        cases.len() + tls_cases.len() - failures
+    );
     if failures > 0 {
         std::process::exit(1);
     }
