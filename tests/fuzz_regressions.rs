@@ -63,3 +63,8 @@ fn connection() {
 fn app_extract() {
     replay("app_extract", checks::app_extract);
 }
+
+#[test]
+fn tls_connection() {
+    replay("tls_connection", checks::tls_connection);
+}

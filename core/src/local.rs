@@ -33,7 +33,7 @@ use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
 use crate::server::worker::Context;
 use crate::server::Config;
-use crate::transport::Transport;
+use crate::transport::{Socket, TlsStream, Transport};
 use crate::HandlerFactory;
 
 /// A byte pipe standing in for a socket: what the caller sends is read by
@@ -97,6 +97,19 @@ pub struct LocalConnection<F: HandlerFactory> {
 impl<F: HandlerFactory> LocalConnection<F> {
     /// A connection with the server's default limits and timeouts.
     pub fn new(factory: F) -> io::Result<LocalConnection<F>> {
+        LocalConnection::over(factory, Transport::Memory(MemoryTransport::default()))
+    }
+
+    /// A connection as a TLS listener with `tls` would serve it: what the
+    /// caller sends is TLS records, and so is the output.
+    pub fn with_tls(factory: F, tls: &crate::tls::TlsConfig) -> io::Result<LocalConnection<F>> {
+        let session = rustls::ServerConnection::new(tls.server.clone())
+            .map_err(|e| io::Error::other(format!("TLS session not created: {e}")))?;
+        let stream = TlsStream::server(Socket::Memory(MemoryTransport::default()), session);
+        LocalConnection::over(factory, Transport::Tls(Box::new(stream)))
+    }
+
+    fn over(factory: F, transport: Transport) -> io::Result<LocalConnection<F>> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let shared = Arc::new(LoopShared::new(waker));
@@ -106,14 +119,7 @@ impl<F: HandlerFactory> LocalConnection<F> {
             shared: shared.clone(),
         });
         Ok(LocalConnection {
-            conn: Some(Conn::new(
-                Transport::Memory(MemoryTransport::default()),
-                1,
-                0,
-                None,
-                conn_shared,
-                now,
-            )),
+            conn: Some(Conn::new(transport, 1, 0, None, conn_shared, now)),
             output: Vec::new(),
             factory,
             cx: Context::new(Arc::new(Config::default()), now),

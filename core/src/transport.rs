@@ -39,6 +39,8 @@ pub(crate) enum Socket {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    /// TLS in memory: the local connection and the TLS fuzz target.
+    Memory(MemoryTransport),
 }
 
 impl Transport {
@@ -102,17 +104,20 @@ impl Transport {
             Transport::Tcp(s) => Some(s),
             Transport::Tls(s) => match &s.socket {
                 Socket::Tcp(s) => Some(s),
-                #[cfg(unix)]
-                Socket::Unix(_) => None,
+                _ => None,
             },
             _ => None,
         }
     }
 
-    /// The memory pipe, for the local connection.
+    /// The memory pipe, for the local connection (under TLS too).
     pub(crate) fn memory(&mut self) -> Option<&mut MemoryTransport> {
         match self {
             Transport::Memory(m) => Some(m),
+            Transport::Tls(s) => match &mut s.socket {
+                Socket::Memory(m) => Some(m),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -172,7 +177,10 @@ impl Source for Transport {
             Transport::Tcp(s) => s.register(registry, token, interests),
             #[cfg(unix)]
             Transport::Unix(s) => s.register(registry, token, interests),
-            Transport::Tls(s) => s.socket.source().register(registry, token, interests),
+            Transport::Tls(s) => match s.socket.source() {
+                Some(source) => source.register(registry, token, interests),
+                None => Ok(()),
+            },
             Transport::Memory(_) => Ok(()),
         }
     }
@@ -187,7 +195,10 @@ impl Source for Transport {
             Transport::Tcp(s) => s.reregister(registry, token, interests),
             #[cfg(unix)]
             Transport::Unix(s) => s.reregister(registry, token, interests),
-            Transport::Tls(s) => s.socket.source().reregister(registry, token, interests),
+            Transport::Tls(s) => match s.socket.source() {
+                Some(source) => source.reregister(registry, token, interests),
+                None => Ok(()),
+            },
             Transport::Memory(_) => Ok(()),
         }
     }
@@ -197,7 +208,10 @@ impl Source for Transport {
             Transport::Tcp(s) => s.deregister(registry),
             #[cfg(unix)]
             Transport::Unix(s) => s.deregister(registry),
-            Transport::Tls(s) => s.socket.source().deregister(registry),
+            Transport::Tls(s) => match s.socket.source() {
+                Some(source) => source.deregister(registry),
+                None => Ok(()),
+            },
             Transport::Memory(_) => Ok(()),
         }
     }
@@ -209,14 +223,17 @@ impl Socket {
             Socket::Tcp(s) => s.shutdown(Shutdown::Write),
             #[cfg(unix)]
             Socket::Unix(s) => s.shutdown(Shutdown::Write),
+            Socket::Memory(_) => Ok(()),
         }
     }
 
-    fn source(&mut self) -> &mut dyn Source {
+    /// What the poller watches (memory has nothing to watch).
+    fn source(&mut self) -> Option<&mut dyn Source> {
         match self {
-            Socket::Tcp(s) => s,
+            Socket::Tcp(s) => Some(s),
             #[cfg(unix)]
-            Socket::Unix(s) => s,
+            Socket::Unix(s) => Some(s),
+            Socket::Memory(_) => None,
         }
     }
 }
@@ -227,6 +244,7 @@ impl Read for Socket {
             Socket::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Socket::Unix(s) => s.read(buf),
+            Socket::Memory(m) => m.read(buf),
         }
     }
 }
@@ -237,6 +255,7 @@ impl Write for Socket {
             Socket::Tcp(s) => s.write(buf),
             #[cfg(unix)]
             Socket::Unix(s) => s.write(buf),
+            Socket::Memory(m) => m.write(buf),
         }
     }
 
@@ -245,6 +264,7 @@ impl Write for Socket {
             Socket::Tcp(s) => s.write_vectored(bufs),
             #[cfg(unix)]
             Socket::Unix(s) => s.write_vectored(bufs),
+            Socket::Memory(m) => m.write_vectored(bufs),
         }
     }
 

@@ -6,10 +6,12 @@
 //! committed seeds and every crash ever found (`fuzz/seeds`,
 //! `fuzz/regressions`) on stable Rust in CI.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use turnstile_core::fuzzing::{self, HeadLimits};
 use turnstile_core::local::LocalConnection;
+use turnstile_core::tls::TlsConfig;
 use turnstile_core::{Control, Decoder, Encoder, Handler, Next, Request, Response, StatusCode};
 
 /// Splits the fuzzer's bytes into a list of piece lengths (from the first
@@ -500,5 +502,61 @@ pub fn app_extract(data: &[u8]) {
             "the app answered 500 to {:?}",
             String::from_utf8_lossy(&request)
         );
+    }
+}
+
+/// A TLS configuration with a certificate made once per process (no key is
+/// ever checked in).
+fn fuzz_tls() -> &'static TlsConfig {
+    static TLS: OnceLock<TlsConfig> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        TlsConfig::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+            .expect("TLS configuration")
+    })
+}
+
+/// `tls_connection`: arbitrary bytes to a TLS listener's connection, in
+/// pieces, through the engine's TLS layer in memory (handshake and record
+/// layer). The engine never panics, never answers in plain text (every
+/// byte out is a TLS record: handshake or alert before a session exists),
+/// and closes once the client closes.
+pub fn tls_connection(data: &[u8]) {
+    let (pieces, input) = split_plan(data);
+    let mut conn = LocalConnection::with_tls(digest, fuzz_tls()).expect("local connection");
+    let mut at = 0;
+    for &piece in &pieces {
+        let end = (at + piece).min(input.len());
+        conn.send(&input[at..end]);
+        at = end;
+    }
+    conn.send(&input[at..]);
+    conn.close_input();
+    let open = conn
+        .run_until(|_| false, Duration::from_secs(2))
+        .expect("local loop");
+    assert!(!open);
+    assert!(
+        conn.is_closed(),
+        "TLS connection still open after the client closed"
+    );
+    let output = conn.output();
+    let mut rest = output;
+    // Walk the records: content types 20-23, version 3.x, a length that
+    // fits; nothing else may leave a TLS listener.
+    while !rest.is_empty() {
+        assert!(rest.len() >= 5, "a torn record header: {rest:?}");
+        assert!(
+            (20..=23).contains(&rest[0]) && rest[1] == 3,
+            "not a TLS record: {:?}",
+            &rest[..rest.len().min(16)]
+        );
+        let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
+        assert!(rest.len() >= 5 + len, "a record cut short");
+        rest = &rest[5 + len..];
     }
 }

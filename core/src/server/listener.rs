@@ -375,6 +375,7 @@ impl WorkerListener {
                 Socket::Tcp(s) => Transport::Tcp(s),
                 #[cfg(unix)]
                 Socket::Unix(s) => Transport::Unix(s),
+                Socket::Memory(m) => Transport::Memory(m),
             },
             Some(config) => {
                 let session = rustls::ServerConnection::new(config.clone())
