@@ -280,3 +280,41 @@ fn without_listen_fds_there_is_nothing_to_inherit() {
         assert!(Listener::from_systemd().unwrap().is_none());
     }
 }
+
+#[test]
+fn an_inherited_socket_that_is_not_listening_is_refused() {
+    // systemd's Accept=yes passes a connected socket: serving it would make
+    // every accept fail. The example must say so and stop.
+    let supervisor = r#"
+import os, socket, sys
+a, b = socket.socketpair()
+if a.fileno() != 3:
+    os.dup2(a.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], [sys.argv[1]])
+"#;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(supervisor)
+        .arg(example_path("hello"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a regression would serve the socket instead of exiting.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > give_up {
+            let _ = child.kill();
+            panic!("the example served a socket that is not listening");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a listening stream socket"), "{stderr}");
+    assert!(out.stdout.is_empty(), "announced anyway");
+}

@@ -105,15 +105,22 @@ impl Protocol for Echo {
 }
 
 /// Answers 101 to `GET /upgrade`, or 200 "plain" otherwise (and 101 on
-/// `/force-101` whatever the request offered).
+/// `/force-101` whatever the request offered). `/upgrade-later` waits for
+/// a `Control` (kept in `LATER`) before answering 101.
 struct Upgrader {
     control: Control,
     upgrade: bool,
 }
 
+static LATER: std::sync::Mutex<Vec<Control>> = std::sync::Mutex::new(Vec::new());
+
 impl Handler for Upgrader {
     fn on_request(&mut self, request: Request) -> Next {
-        self.upgrade = matches!(request.path(), "/upgrade" | "/force-101");
+        self.upgrade = matches!(request.path(), "/upgrade" | "/force-101" | "/upgrade-later");
+        if request.path() == "/upgrade-later" {
+            LATER.lock().unwrap().push(self.control.clone());
+            return Next::wait();
+        }
         Next::write()
     }
     fn on_response(&mut self, response: &mut Response) -> Next {
@@ -316,4 +323,36 @@ fn a_framework_raw_route_can_upgrade() {
     });
     let out = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(out.ends_with("framework"), "{out}");
+}
+
+#[test]
+fn an_upgrade_that_completes_during_a_shutdown_hears_of_it_at_once() {
+    let server = serve_upgrader();
+    let mut stream = connect(server.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /upgrade-later HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let control = loop {
+        if let Some(control) = LATER.lock().unwrap().pop() {
+            break control;
+        }
+        assert!(Instant::now() < give_up, "the request never waited");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let started = Instant::now();
+    server.shutdown(Duration::from_secs(10));
+    // The drain has begun; only now does the handler answer 101.
+    std::thread::sleep(Duration::from_millis(50));
+    control.ready(Next::write()).unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
+    assert!(text.ends_with("\r\n\r\nbye"), "{text}");
+    server.join();
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

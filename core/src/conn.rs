@@ -793,11 +793,16 @@ impl<H: Handler> Conn<H> {
         self.trailers.clear();
         self.since = cx.now;
         self.state = match protocol {
-            Some(protocol) => State::Upgraded(Upgraded {
-                protocol,
-                id,
-                next: Next::read_and_write(),
-            }),
+            Some(mut protocol) => {
+                // A drain that began while the exchange ran is news to the
+                // protocol too.
+                let next = if cx.shutting_down {
+                    guard(|| protocol.on_error(Error::ShuttingDown))
+                } else {
+                    Next::read_and_write()
+                };
+                State::Upgraded(Upgraded { protocol, id, next })
+            }
             None => {
                 self.shared.current.store(0, Ordering::Release);
                 State::Closing { write_shut: false }

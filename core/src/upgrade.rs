@@ -78,6 +78,10 @@ use crate::{Error, Next};
 /// `Next` calls [`on_error`](Protocol::on_error) with
 /// [`Error::Timeout`]. It starts as if it had answered
 /// `Next::read_and_write()`.
+///
+/// The protocol keeps the upgrading request's [`Control`](crate::Control):
+/// a `ready` sent through it before the switch may still arrive after it,
+/// and then says what the protocol is called for next, like any other.
 pub trait Protocol {
     /// Bytes can be read (a read returning `Ok(0)` means the peer closed
     /// its side).
@@ -117,7 +121,8 @@ pub struct Upgraded<'a> {
 }
 
 impl Upgraded<'_> {
-    /// Bytes written but not yet sent (in the buffer or the TLS layer).
+    /// Bytes written but not yet handed to the transport (TLS may hold up
+    /// to 64 KiB more of records).
     pub fn pending(&self) -> usize {
         self.io.write_buf.len()
     }

@@ -68,6 +68,9 @@ pub(crate) struct ClientConn {
     state: State,
     /// Exchanges completed on this connection.
     served: u32,
+    /// When the connection was opened: the connect timeout covers the TLS
+    /// handshake too.
+    opened: Instant,
     since: Instant,
     pub(crate) deadline: Option<Instant>,
     pub(crate) scheduled: Option<Instant>,
@@ -133,6 +136,7 @@ impl ClientConn {
             shared,
             state: State::Connecting(Some(job)),
             served: 0,
+            opened: now,
             since: now,
             deadline: Some(now + config.connect_timeout),
             scheduled: None,
@@ -631,6 +635,9 @@ impl ClientConn {
     fn deadline_for(&self, config: &ClientConfig) -> Option<Instant> {
         match &self.state {
             State::Connecting(_) => Some(self.since + config.connect_timeout),
+            State::Active(_) if self.io.transport.is_handshaking() => {
+                Some(self.opened + config.connect_timeout)
+            }
             State::Active(ex) => {
                 if let Phase::AwaitingContinue { until } = ex.phase {
                     return Some(until);

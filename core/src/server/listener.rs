@@ -168,9 +168,10 @@ impl Listener {
     }
 
     /// The listening sockets a supervisor passed by socket activation
-    /// (`LISTEN_FDS` sockets from descriptor 3 on, for this process when
-    /// `LISTEN_PID` names it), TCP or Unix, in order. `Ok(None)` when
-    /// `LISTEN_FDS` is not set; they can be taken once per process.
+    /// (`LISTEN_FDS` sockets from descriptor 3 on, when `LISTEN_PID` names
+    /// this process, as systemd sets them), TCP or Unix, in order.
+    /// `Ok(None)` when they are not set or meant for another process; they
+    /// can be taken once per process.
     #[cfg(unix)]
     pub fn from_systemd() -> io::Result<Option<Vec<Listener>>> {
         static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -178,13 +179,14 @@ impl Listener {
             return Ok(None);
         };
         let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
-        if let Some(pid) = std::env::var_os("LISTEN_PID") {
-            let pid = pid.to_string_lossy();
-            if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
-                // Meant for another process (a parent that exec'd us without
-                // clearing them): not ours to take.
-                return Ok(None);
-            }
+        // Without our pid in LISTEN_PID the descriptors are not provably
+        // ours (a parent that exec'd us without clearing them): leave them,
+        // as sd_listen_fds does.
+        let ours = std::env::var_os("LISTEN_PID")
+            .and_then(|pid| pid.to_string_lossy().trim().parse::<u32>().ok())
+            == Some(std::process::id());
+        if !ours {
+            return Ok(None);
         }
         let count: i32 = count
             .to_string_lossy()
@@ -284,38 +286,35 @@ const SD_LISTEN_FDS_START: i32 = 3;
 /// Adopts an inherited listening socket.
 #[cfg(unix)]
 fn inherited_listener(fd: i32) -> io::Result<Listener> {
-    use std::os::fd::{FromRawFd, IntoRawFd};
+    use std::os::fd::{FromRawFd, OwnedFd};
     let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
-    // Check the descriptor is an open socket before anything owns it:
-    // getsockname fails with EBADF/ENOTSOCK otherwise.
-    let borrowed = {
-        // SAFETY: `fd` is only borrowed here, for the duration of the
-        // check, and `ManuallyDrop` keeps it from being closed if it turns
-        // out not to be ours.
-        std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) })
-    };
-    let addr = borrowed
+    // SAFETY: socket activation hands this process the descriptors from 3
+    // to 3 + LISTEN_FDS - 1 (checked above: LISTEN_PID names this process,
+    // and they are taken once), open and owned by nobody else in it; from
+    // here the OwnedFd owns and eventually closes it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let socket = socket2::Socket::from(fd);
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&socket);
+    let addr = socket
         .local_addr()
-        .map_err(|e| invalid(format!("inherited descriptor {fd} is not a socket: {e}")))?;
-    if borrowed.r#type()? != socket2::Type::STREAM {
+        .map_err(|e| invalid(format!("inherited descriptor {raw} is not a socket: {e}")))?;
+    // A connected socket (systemd's Accept=yes) would make accept fail for
+    // ever: only listening stream sockets are served.
+    if socket.r#type()? != socket2::Type::STREAM || !socket.is_listener()? {
         return Err(invalid(format!(
-            "inherited descriptor {fd} is not a stream socket"
+            "inherited descriptor {raw} is not a listening stream socket"
         )));
     }
-    let socket = std::mem::ManuallyDrop::into_inner(borrowed);
     // Not handed on to programs this one starts.
     socket.set_cloexec(true)?;
     socket.set_nonblocking(true)?;
     if addr.as_socket().is_some() {
         Listener::from_tcp(StdTcpListener::from(socket))
     } else if addr.is_unix() {
-        let fd = socket.into_raw_fd();
-        // SAFETY: the descriptor was checked above to be a Unix stream
-        // socket, and ownership moves from `socket` to the listener.
-        Listener::from_unix(unsafe { StdUnixListener::from_raw_fd(fd) })
+        Listener::from_unix(StdUnixListener::from(OwnedFd::from(socket)))
     } else {
         Err(invalid(format!(
-            "inherited descriptor {fd} is neither TCP nor a Unix socket"
+            "inherited descriptor {raw} is neither TCP nor a Unix socket"
         )))
     }
 }

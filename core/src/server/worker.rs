@@ -255,6 +255,9 @@ impl<F: HandlerFactory> Worker<F> {
     /// Accepts from listener `i` until it would block; returns false when
     /// accepting is paused.
     fn accept_from(&mut self, i: usize) -> bool {
+        // Errors that repeat (a socket that cannot accept at all) must not
+        // hold the loop: give up this round after a few.
+        let mut errors = 0;
         loop {
             if !self.can_accept() {
                 self.accept_paused = true;
@@ -277,6 +280,11 @@ impl<F: HandlerFactory> Worker<F> {
                 Err(e) => {
                     // A connection that died in the backlog, and the like.
                     log::debug!("accept failed: {e}");
+                    errors += 1;
+                    if errors >= 32 {
+                        log::warn!("accept keeps failing ({e}); trying again on the next event");
+                        return true;
+                    }
                 }
             }
         }

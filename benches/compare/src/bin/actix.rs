@@ -1,4 +1,5 @@
-//! actix-web 4 with one worker.
+//! actix-web 4 with one worker; HTTPS through rustls with
+//! `TLS_CERT`/`TLS_KEY`.
 
 use actix_web::{get, web, App, HttpResponse, HttpServer, Responder};
 
@@ -20,8 +21,14 @@ async fn json() -> impl Responder {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(|| App::new().service(plaintext).service(json).app_data(web::PayloadConfig::default()))
-        .workers(1)
-        .bind(turnstile_compare::addr())?;
+        .workers(1);
+    let server = match turnstile_compare::tls_files() {
+        Some((cert, key)) => server.bind_rustls_0_23(
+            turnstile_compare::addr(),
+            std::sync::Arc::unwrap_or_clone(turnstile_compare::rustls_config(&cert, &key)),
+        )?,
+        None => server.bind(turnstile_compare::addr())?,
+    };
     let addr = server.addrs()[0];
     turnstile_compare::announce(addr);
     server.run().await

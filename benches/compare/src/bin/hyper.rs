@@ -1,4 +1,5 @@
-//! hyper 1.x on a current-thread tokio runtime, TCP_NODELAY.
+//! hyper 1.x on a current-thread tokio runtime, TCP_NODELAY; HTTPS through
+//! tokio-rustls with `TLS_CERT`/`TLS_KEY`.
 
 use std::convert::Infallible;
 
@@ -30,15 +31,25 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(turnstile_compare::addr()).await?;
+    let tls = turnstile_compare::tls_files()
+        .map(|(cert, key)| tokio_rustls::TlsAcceptor::from(turnstile_compare::rustls_config(&cert, &key)));
     turnstile_compare::announce(listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
+        let tls = tls.clone();
         tokio::task::spawn(async move {
-            let _ = http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), service_fn(handle))
-                .await;
+            let builder = http1::Builder::new().pipeline_flush(true).clone();
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+                }
+            }
         });
     }
 }

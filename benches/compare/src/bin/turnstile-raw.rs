@@ -50,7 +50,13 @@ impl Handler for Bench {
 }
 
 fn main() -> std::io::Result<()> {
-    let server = Server::bind(turnstile_compare::addr())?
+    let server = match turnstile_compare::tls_files() {
+        Some((cert, key)) => Server::bind_tls(
+            turnstile_compare::addr(),
+            turnstile_core::tls::TlsConfig::from_pem_files(cert, key)?,
+        )?,
+        None => Server::bind(turnstile_compare::addr())?,
+    }
         .workers(1)
         .server_name("turnstile")
         .serve(|_: Control| Bench {
