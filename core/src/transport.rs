@@ -327,9 +327,15 @@ impl TlsStream {
 
     /// Reads ciphertext from the socket and processes it.
     fn read_records(&mut self) -> io::Result<Records> {
-        match self.tls.read_tls(&mut self.socket) {
+        let mut socket = ShortReads {
+            socket: &mut self.socket,
+            short: false,
+        };
+        match self.tls.read_tls(&mut socket) {
             Ok(0) => return Ok(Records::End),
-            Ok(_) => self.socket_drained = false,
+            // A read shorter than the room rustls offered drained the
+            // socket (as for plain TCP): no second read just to see EAGAIN.
+            Ok(_) => self.socket_drained = socket.short,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.socket_drained = true;
                 return Ok(Records::Drained);
@@ -348,6 +354,20 @@ impl TlsStream {
         // Handshake flights, session tickets, key updates.
         self.write_records()?;
         Ok(Records::Read)
+    }
+}
+
+/// The socket as rustls reads it, noting whether a read came back short.
+struct ShortReads<'a> {
+    socket: &'a mut Socket,
+    short: bool,
+}
+
+impl Read for ShortReads<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.socket.read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
