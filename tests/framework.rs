@@ -109,6 +109,68 @@ fn build_errors_name_the_routes() {
 }
 
 #[test]
+fn a_state_nobody_gave_is_a_build_error_naming_the_type_and_route() {
+    struct Db;
+    struct Cache;
+    fn reads_db(_: State<Db>, _: Option<State<Cache>>) -> &'static str {
+        "ok"
+    }
+    fn reads_cache(_: Path<u32>, cache: State<Cache>) -> String {
+        let _ = cache;
+        "ok".into()
+    }
+    let missing = App::new()
+        .get("/db", reads_db)
+        .get("/cache/:id", reads_cache);
+    let err = TestClient::new(missing)
+        .err()
+        .expect("missing state refused");
+    let text = err.to_string();
+    assert_eq!(err.errors().len(), 2, "{text}");
+    assert!(text.contains("\"/db\"") && text.contains("State<framework::a_state_nobody_gave_is_a_build_error_naming_the_type_and_route::Db>"), "{text}");
+    assert!(
+        text.contains("\"/cache/:id\"") && text.contains("Cache"),
+        "{text}"
+    );
+    // An optional state is not required; state given to a nested app counts.
+    let fine = App::new()
+        .get("/db", reads_db)
+        .nest(
+            "/inner",
+            App::new().state(Cache).get("/cache/:id", reads_cache),
+        )
+        .state(Db);
+    assert_eq!(client(fine).get("/inner/cache/7").text(), "ok");
+}
+
+#[test]
+fn extensions_from_middleware_reach_handlers() {
+    #[derive(Clone)]
+    struct User(String);
+    struct Auth;
+    impl Middleware for Auth {
+        fn before(&self, parts: &mut RequestParts) -> Before {
+            if let Some(name) = parts.request().headers().get("x-user").map(str::to_owned) {
+                parts.extensions_mut().insert(User(name));
+            }
+            Before::Continue
+        }
+    }
+    fn me(
+        turnstile::extract::Extension(User(name)): turnstile::extract::Extension<User>,
+    ) -> String {
+        name
+    }
+    let client = client(App::new().wrap(Auth).get("/me", me));
+    let named = client.request("GET", "/me").header("x-user", "ada").send();
+    assert_eq!(named.text(), "ada");
+    // Nobody attached one: the server's fault, a 500 that says so.
+    let anonymous = client.get("/me");
+    assert_eq!(anonymous.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(anonymous.text().contains("request extension missing"));
+}
+
+#[test]
 fn nested_apps_prefix_routes_and_scope_middleware() {
     struct Tag(&'static str);
     impl Middleware for Tag {
@@ -269,15 +331,12 @@ fn state_is_shared_and_mutable_behind_atomics() {
         .state(Hits(AtomicUsize::new(0)))
         .get("/hit", |hits: State<Hits>| {
             (hits.0.fetch_add(1, Ordering::SeqCst) + 1).to_string()
-        })
-        .get("/missing", |_: State<String>| "unreachable");
+        });
     let c = client(app);
     assert_eq!(c.get("/hit").text(), "1");
     assert_eq!(c.get("/hit").text(), "2");
-    assert_eq!(
-        c.get("/missing").status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
+    // A state never given is refused when the app is built
+    // (a_state_nobody_gave_is_a_build_error_naming_the_type_and_route).
 }
 
 #[test]

@@ -273,6 +273,21 @@ impl App {
                     continue;
                 }
             };
+            if let Target::Function(endpoint) = &route.target {
+                let mut needs = crate::extract::Requirements::default();
+                endpoint.requirements(&mut needs);
+                for (id, name) in needs.states {
+                    if !states.iter().any(|(t, _)| *t == id) {
+                        errors.push(RouteError {
+                            pattern: route.pattern.clone(),
+                            conflicts_with: None,
+                            reason: format!(
+                                "its handler takes State<{name}>, but the app holds no {name} (add it with App::state)"
+                            ),
+                        });
+                    }
+                }
+            }
             let table = slot.get_or_insert_with(MethodTable::default);
             let compiled = Arc::new(CompiledRoute {
                 target: route.target,

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::extract::{FromRequest, FromRequestParts, RequestParts};
+use crate::extract::{FromRequest, FromRequestParts, RequestParts, Requirements};
 use crate::reply::{IntoResponse, Response};
 
 /// A function the framework can call for a request. Implemented for every
@@ -24,6 +24,11 @@ pub trait HandlerFn<Args>: Clone + Send + Sync + 'static {
 
     /// Extracts the arguments and calls the function.
     fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response;
+
+    /// What its extractors need from the app (checked at build time).
+    fn requirements(needs: &mut Requirements) {
+        let _ = needs;
+    }
 }
 
 impl<F, R> HandlerFn<()> for F
@@ -49,6 +54,11 @@ macro_rules! handler_fn {
             $last: FromRequest<M>,
         {
             const NEEDS_BODY: bool = $last::NEEDS_BODY;
+
+            fn requirements(needs: &mut Requirements) {
+                $($head::requirements(needs);)*
+                <$last as FromRequest<M>>::requirements(needs);
+            }
 
             fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response {
                 $(
@@ -80,6 +90,7 @@ handler_fn!(A1, A2, A3, A4, A5, A6, A7, A8; A9);
 /// A handler with its argument types erased, as the route table stores it.
 pub(crate) trait Endpoint: Send + Sync {
     fn needs_body(&self) -> bool;
+    fn requirements(&self, needs: &mut Requirements);
     fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response;
 }
 
@@ -91,6 +102,10 @@ struct Erased<H, Args> {
 impl<H: HandlerFn<Args>, Args: 'static> Endpoint for Erased<H, Args> {
     fn needs_body(&self) -> bool {
         H::NEEDS_BODY
+    }
+
+    fn requirements(&self, needs: &mut Requirements) {
+        H::requirements(needs)
     }
 
     fn call(&self, parts: &mut RequestParts, body: Vec<u8>) -> Response {

@@ -229,6 +229,28 @@ impl IntoResponse for Rejection {
 pub trait FromRequestParts: Sized {
     /// Extracts it, or says why not.
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection>;
+
+    /// What it needs from the app, checked when the app is built (so a
+    /// `State<T>` that was never given is a build error, not a `500`). The
+    /// default needs nothing.
+    fn requirements(needs: &mut Requirements) {
+        let _ = needs;
+    }
+}
+
+/// What a handler's extractors need from the [`App`](crate::App), collected
+/// when the app is built.
+#[derive(Debug, Default)]
+pub struct Requirements {
+    pub(crate) states: Vec<(TypeId, &'static str)>,
+}
+
+impl Requirements {
+    /// The app must hold state of type `T` ([`App::state`](crate::App::state)).
+    pub fn state<T: 'static>(&mut self) {
+        self.states
+            .push((TypeId::of::<T>(), std::any::type_name::<T>()));
+    }
 }
 
 /// Markers telling the two kinds of [`FromRequest`] apart.
@@ -247,6 +269,11 @@ pub trait FromRequest<M = marker::ViaBody>: Sized {
 
     /// Extracts it from the head and the body (empty unless `NEEDS_BODY`).
     fn from_request(parts: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection>;
+
+    /// What it needs from the app; see [`FromRequestParts::requirements`].
+    fn requirements(needs: &mut Requirements) {
+        let _ = needs;
+    }
 }
 
 impl<T: FromRequestParts> FromRequest<marker::ViaParts> for T {
@@ -254,6 +281,10 @@ impl<T: FromRequestParts> FromRequest<marker::ViaParts> for T {
 
     fn from_request(parts: &mut RequestParts, _body: Vec<u8>) -> Result<Self, Rejection> {
         T::from_request_parts(parts)
+    }
+
+    fn requirements(needs: &mut Requirements) {
+        T::requirements(needs)
     }
 }
 
@@ -370,6 +401,10 @@ impl<T> Clone for State<T> {
 }
 
 impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
+    fn requirements(needs: &mut Requirements) {
+        needs.state::<T>();
+    }
+
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
         parts.app.state::<T>().map(State).ok_or_else(|| {
             log::error!(
@@ -377,6 +412,53 @@ impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
                 std::any::type_name::<T>()
             );
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "server state missing")
+        })
+    }
+}
+
+/// A value a middleware's `before` step attached to this request
+/// (`parts.extensions_mut().insert(value)`), cloned out for the handler.
+///
+/// ```
+/// use turnstile::extract::{Extension, RequestParts};
+/// use turnstile::middleware::{Before, Middleware};
+/// use turnstile::test::TestClient;
+/// use turnstile::App;
+///
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// struct Auth;
+/// impl Middleware for Auth {
+///     fn before(&self, parts: &mut RequestParts) -> Before {
+///         let name = parts.request().headers().get("x-user").unwrap_or("anonymous").to_owned();
+///         parts.extensions_mut().insert(User(name));
+///         Before::Continue
+///     }
+/// }
+///
+/// fn me(Extension(User(name)): Extension<User>) -> String {
+///     name
+/// }
+///
+/// let client = TestClient::new(App::new().wrap(Auth).get("/me", me)).unwrap();
+/// assert_eq!(client.request("GET", "/me").header("x-user", "ada").send().text(), "ada");
+/// assert_eq!(client.get("/me").text(), "anonymous");
+/// ```
+///
+/// A route whose middleware attached no `T` is a server bug, not the
+/// client's: it answers `500` and logs the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extension<T>(pub T);
+
+impl<T: Clone + Send + 'static> FromRequestParts for Extension<T> {
+    fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+        parts.extensions.get::<T>().cloned().map(Extension).ok_or_else(|| {
+            log::error!(
+                "no extension of type {} was attached to the request (a middleware should insert it)",
+                std::any::type_name::<T>()
+            );
+            Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "request extension missing")
         })
     }
 }
