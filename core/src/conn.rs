@@ -136,6 +136,8 @@ struct Exchange<H> {
     /// arrived since: a body must keep up a minimum average rate.
     body_started: Option<Instant>,
     body_bytes: u64,
+    /// The handler was told the peer left while it waited.
+    hangup_reported: bool,
 }
 
 /// Runs one handler callback; a panic becomes [`Next::panicked`], so one
@@ -238,6 +240,15 @@ impl<H: Handler> Conn<H> {
         if let State::Upgraded(up) = &mut self.state {
             up.next = guard(|| up.protocol.on_error(Error::ShuttingDown));
             self.since = now;
+            return;
+        }
+        if let State::Exchange(ex) = &mut self.state {
+            let told = catch_unwind(AssertUnwindSafe(|| ex.handler.on_shutdown()))
+                .unwrap_or_else(|_| Some(Next::panicked()));
+            if let Some(next) = told {
+                ex.next = next;
+                self.since = now;
+            }
             return;
         }
         if let State::Head {
@@ -541,6 +552,7 @@ impl<H: Handler> Conn<H> {
             head_mark: 0,
             body_started: None,
             body_bytes: 0,
+            hangup_reported: false,
         });
     }
 
@@ -566,6 +578,21 @@ impl<H: Handler> Conn<H> {
         }
         let interest = ex.next.interest;
         match interest {
+            // The peer closed its side while a started response waits for
+            // more (a client leaving a stream): say so now, not at the next
+            // write, which may be minutes away.
+            Interest::Wait
+                if self.io.fin_seen
+                    && ex.encoder.is_some()
+                    && ex.body.is_done()
+                    && !ex.hangup_reported =>
+            {
+                ex.hangup_reported = true;
+                ex.keep_alive = false;
+                ex.next = guard(|| ex.handler.on_error(Error::Closed));
+                self.since = cx.now;
+                Ok(true)
+            }
             Interest::Wait => Ok(false),
             Interest::Remove => {
                 self.abort();

@@ -77,7 +77,9 @@ pub trait Handler {
     }
 
     /// Something went wrong: a timeout from the last `Next`, a malformed body,
-    /// a closed connection. Return what to do next; the default aborts
+    /// a closed connection ([`Error::Closed`] also when the peer closes its
+    /// side while the handler waits with its response started, as a client
+    /// leaving a stream does). Return what to do next; the default aborts
     /// ([`Next::remove`]), and the engine answers `400` itself for a malformed
     /// body when nothing was written yet.
     fn on_error(&mut self, error: Error) -> Next {
@@ -89,6 +91,14 @@ pub trait Handler {
     /// the exchange was abandoned. Called exactly once, just before drop.
     fn on_done(&mut self, outcome: Outcome) {
         let _ = outcome;
+    }
+
+    /// The server began a graceful shutdown while this exchange runs: a
+    /// chance to end a stream or a long wait cleanly before the grace
+    /// deadline closes the connection. `None`, the default, carries on as
+    /// before; `Some(next)` replaces what the handler waits for.
+    fn on_shutdown(&mut self) -> Option<Next> {
+        None
     }
 
     /// The handler answered `101 Switching Protocols` and its head went
@@ -280,5 +290,8 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     }
     fn on_upgrade(&mut self) -> Option<Box<dyn crate::upgrade::Protocol>> {
         (**self).on_upgrade()
+    }
+    fn on_shutdown(&mut self) -> Option<Next> {
+        (**self).on_shutdown()
     }
 }

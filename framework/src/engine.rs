@@ -20,9 +20,11 @@ use turnstile_core::{
 use crate::app::{AppShared, CompiledRoute, Found, Target};
 use crate::defer::Completion;
 use crate::extract::{Extensions, RequestParts};
+use crate::middleware::Finished;
 use crate::middleware::{Before, Middleware};
-use crate::reply::{error_response, Body, Response};
+use crate::reply::{error_response, Body, Response, StreamBody};
 use crate::router::Captures;
+use crate::stream::{Channel, Pull};
 
 /// Where the request stands.
 enum Phase {
@@ -56,6 +58,14 @@ pub struct AppHandler {
     out: Body,
     written: usize,
     raw: Option<Box<dyn Handler>>,
+    /// A streaming body being sent, and the chunk in hand.
+    stream: Option<Arc<Channel>>,
+    chunk: Vec<u8>,
+    /// What `done` hooks hear: the status sent, body bytes written, and
+    /// how many middleware saw the reply.
+    status: StatusCode,
+    sent: u64,
+    done_upto: usize,
 }
 
 impl AppHandler {
@@ -73,6 +83,11 @@ impl AppHandler {
             out: Body::Empty,
             written: 0,
             raw: None,
+            stream: None,
+            chunk: Vec::new(),
+            status: StatusCode::OK,
+            sent: 0,
+            done_upto: 0,
         }
     }
 
@@ -205,6 +220,7 @@ impl AppHandler {
                 middleware.after(parts, &mut response);
             }
         }
+        self.done_upto = upto;
         self.reply = Some(response);
         self.phase = Phase::Replying;
         Next::write()
@@ -299,6 +315,73 @@ impl Routed {
 }
 
 impl AppHandler {
+    /// Starts sending a streaming body: wake-ups through this request's
+    /// `Control`, the producer (if any) on the blocking pool. No length:
+    /// the engine frames it chunked (HTTP/1.1) or to the close (HTTP/1.0).
+    fn start_stream(&mut self, stream: StreamBody, response: &mut CoreResponse) -> Next {
+        let head = self
+            .parts
+            .as_ref()
+            .is_some_and(|p| p.method() == turnstile_core::Method::Head);
+        let producer = stream
+            .producer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if head {
+            // Nothing of it will be sent: the producer never starts.
+            stream.channel.close();
+            return Next::write();
+        }
+        stream.channel.bind(self.control.clone());
+        if let Some(producer) = producer {
+            if self.app.pool.execute(producer).is_err() {
+                stream.channel.close();
+                log::warn!("blocking pool full: a streaming reply is refused with 503");
+                response.set_status(StatusCode::SERVICE_UNAVAILABLE);
+                response.set_content_length(0);
+                self.status = StatusCode::SERVICE_UNAVAILABLE;
+                return Next::end();
+            }
+        }
+        self.stream = Some(stream.channel);
+        Next::write()
+    }
+
+    /// Writes what the producers queued; waits when they have nothing yet.
+    fn write_stream(&mut self, encoder: &mut Encoder<'_>) -> Next {
+        let Some(stream) = self.stream.clone() else {
+            return Next::end();
+        };
+        loop {
+            while self.written < self.chunk.len() {
+                match encoder.write(&self.chunk[self.written..]) {
+                    Ok(n) => {
+                        self.written += n;
+                        self.sent += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
+                    Err(e) => {
+                        log::debug!("response stream write failed: {e}");
+                        return Next::remove();
+                    }
+                }
+            }
+            match stream.pull() {
+                Pull::Bytes(chunk) => {
+                    self.chunk = chunk;
+                    self.written = 0;
+                }
+                Pull::Wait => return Next::wait(),
+                Pull::End => return Next::end(),
+                Pull::Abort => {
+                    log::warn!("a response stream was cut by its producer");
+                    return Next::remove();
+                }
+            }
+        }
+    }
+
     fn route_for(&self, request: &Request) -> Routed {
         if request.target().form() == TargetForm::Asterisk {
             // `OPTIONS *` asks about the server, not a resource: it is here.
@@ -429,9 +512,15 @@ impl Handler for AppHandler {
         headers.append_all(reply.headers());
         self.out = reply.take_body();
         self.reply = None;
+        self.status = response.status();
+        self.phase = Phase::Writing;
+        if self.out.is_stream() {
+            if let Body::Stream(stream) = std::mem::take(&mut self.out) {
+                return self.start_stream(stream, response);
+            }
+        }
         let length = self.out.as_bytes().len();
         response.set_content_length(length as u64);
-        self.phase = Phase::Writing;
         if length == 0 {
             Next::end()
         } else {
@@ -446,6 +535,9 @@ impl Handler for AppHandler {
                 None => Next::remove(),
             };
         }
+        if self.stream.is_some() {
+            return self.write_stream(encoder);
+        }
         let bytes = self.out.as_bytes();
         while self.written < bytes.len() {
             match encoder.write(&bytes[self.written..]) {
@@ -457,6 +549,7 @@ impl Handler for AppHandler {
                 }
             }
         }
+        self.sent = self.written as u64;
         Next::end()
     }
 
@@ -468,6 +561,10 @@ impl Handler for AppHandler {
             };
         }
         match (&self.phase, error) {
+            (Phase::Writing, error) if self.stream.is_some() => {
+                log::debug!("a response stream ends: {error}");
+                Next::remove()
+            }
             (
                 Phase::ReadingBody | Phase::WaitingHandler | Phase::WaitingMiddleware(_),
                 Error::Timeout,
@@ -490,6 +587,36 @@ impl Handler for AppHandler {
         if let Some(raw) = &mut self.raw {
             raw.on_done(outcome);
         }
+        if let Some(stream) = self.stream.take() {
+            // The client left or the body is out: producers stop.
+            stream.close();
+        }
+        if let (Some(parts), false) = (&self.parts, matches!(self.phase, Phase::Raw)) {
+            let chain = self
+                .chain
+                .clone()
+                .unwrap_or_else(|| self.app.global.clone());
+            let finished = Finished {
+                status: self.status,
+                body_bytes: self.sent,
+                complete: outcome == Outcome::Completed,
+            };
+            for middleware in chain.iter().take(self.done_upto).rev() {
+                middleware.done(parts, &finished);
+            }
+        }
+    }
+
+    /// A drain began: a stream's producers hear of it; everything else
+    /// carries on and is answered.
+    fn on_shutdown(&mut self) -> Option<Next> {
+        if let Some(raw) = &mut self.raw {
+            return raw.on_shutdown();
+        }
+        if let Some(stream) = &self.stream {
+            stream.drain();
+        }
+        None
     }
 
     /// A raw route may switch protocols.

@@ -74,6 +74,7 @@ pub mod macros;
 pub mod middleware;
 pub mod reply;
 pub mod router;
+pub mod stream;
 pub mod test;
 
 pub use app::{App, AppFactory, BuildError, RouteSettings, DEFAULT_BODY_LIMIT};

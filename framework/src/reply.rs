@@ -17,10 +17,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use turnstile_core::header::{Header, Headers, InvalidHeader};
 use turnstile_core::StatusCode;
+
+use crate::stream::{BodySender, Channel, DEFAULT_STREAM_CAPACITY};
 
 /// The content type of text replies.
 pub const TEXT: &str = "text/plain; charset=utf-8";
@@ -40,7 +43,7 @@ pub struct Response {
     pub(crate) deferred: bool,
 }
 
-/// A response body held in memory.
+/// A response body: bytes in memory, or a stream fed while it is sent.
 #[derive(Clone, Default)]
 pub enum Body {
     /// No body.
@@ -50,16 +53,40 @@ pub enum Body {
     Static(&'static [u8]),
     /// Bytes made for this response.
     Owned(Vec<u8>),
+    /// A body fed while it is sent (see [`stream`](crate::stream)).
+    Stream(StreamBody),
+}
+
+/// A streaming body: the channel, and the producer to start on the
+/// blocking pool when sending begins (if any).
+#[derive(Clone)]
+pub struct StreamBody {
+    pub(crate) channel: Arc<Channel>,
+    pub(crate) producer: Arc<Mutex<Option<Producer>>>,
+}
+
+/// A producer waiting to run (it owns the channel's sender).
+pub(crate) type Producer = Box<dyn FnOnce() + Send>;
+
+impl fmt::Debug for StreamBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamBody").finish_non_exhaustive()
+    }
 }
 
 impl Body {
-    /// The bytes.
+    /// The bytes in memory (none for a stream).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Body::Empty => &[],
+            Body::Empty | Body::Stream(_) => &[],
             Body::Static(b) => b,
             Body::Owned(b) => b,
         }
+    }
+
+    /// Whether the body is a stream (its length is not known up front).
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Body::Stream(_))
     }
 }
 
@@ -116,6 +143,94 @@ impl Response {
             body: Body::Owned(body),
             ..Response::default()
         }
+    }
+
+    /// `200 OK` with a body `producer` writes while it is sent: it runs on
+    /// the app's blocking pool once the head is on its way (see
+    /// [`stream`](crate::stream)). `send` waits while the client is slow and
+    /// fails once it is gone (`?` turns that into an `io::Error` and
+    /// stops); an `Err` from the producer (or a panic) cuts the response,
+    /// so the client sees it incomplete.
+    pub fn stream<F>(producer: F) -> Response
+    where
+        F: FnOnce(BodySender) -> std::io::Result<()> + Send + 'static,
+    {
+        let (channel, tx) = Channel::new(DEFAULT_STREAM_CAPACITY);
+        let producer: Producer = Box::new(move || {
+            // Kept until the producer's verdict: its own sender dropping
+            // inside must not end the body before an error can cut it.
+            let keep = tx.clone();
+            match producer(tx) {
+                Ok(()) => keep.finish(),
+                Err(e) if keep.is_closed() => {
+                    log::debug!("a response stream's producer stopped: {e}");
+                }
+                Err(e) => {
+                    log::warn!("a response stream's producer failed: {e}; cutting the response");
+                    keep.abort();
+                }
+            }
+        });
+        let body = StreamBody {
+            channel,
+            producer: Arc::new(Mutex::new(Some(producer))),
+        };
+        Response {
+            body: Body::Stream(body),
+            ..Response::default()
+        }
+    }
+
+    /// `200 OK` with a body fed through the returned [`BodySender`] from any
+    /// thread (at most `capacity` bytes buffered; [`DEFAULT_STREAM_CAPACITY`]
+    /// is a good start). The body ends when every sender is dropped.
+    ///
+    /// ```
+    /// use turnstile::{App, Response};
+    ///
+    /// fn ticks() -> Response {
+    ///     let (response, tx) = Response::channel(turnstile::stream::DEFAULT_STREAM_CAPACITY);
+    ///     std::thread::spawn(move || {
+    ///         for i in 0..3 {
+    ///             if tx.send(format!("tick {i}\n")).is_err() {
+    ///                 return; // the client left
+    ///             }
+    ///         }
+    ///     });
+    ///     response.with_header("content-type", "text/plain")
+    /// }
+    ///
+    /// let client = turnstile::test::TestClient::new(App::new().get("/ticks", ticks)).unwrap();
+    /// assert_eq!(client.get("/ticks").text(), "tick 0\ntick 1\ntick 2\n");
+    /// ```
+    pub fn channel(capacity: usize) -> (Response, BodySender) {
+        let (channel, sender) = Channel::new(capacity);
+        let body = StreamBody {
+            channel,
+            producer: Arc::new(Mutex::new(None)),
+        };
+        let response = Response {
+            body: Body::Stream(body),
+            ..Response::default()
+        };
+        (response, sender)
+    }
+
+    /// `200 OK` with a body copied from `reader` on the app's blocking
+    /// pool, 16 KiB at a time, as the client takes it. A read error cuts
+    /// the response.
+    pub fn reader<R: std::io::Read + Send + 'static>(mut reader: R) -> Response {
+        Response::stream(move |tx| {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => tx.send(buf[..n].to_vec())?,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
     }
 
     /// The status.

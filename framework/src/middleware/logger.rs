@@ -1,26 +1,29 @@
 //! Request logging.
 
-use super::Middleware;
+use super::{Finished, Middleware};
 use crate::extract::RequestParts;
-use crate::reply::Response;
 
-/// Logs one line per request through `log` at `info`: method, path,
-/// status and duration.
+/// Logs one line per request through `log` at `info` once the response is
+/// over (a stream's at its end): method, target, status, duration, body
+/// bytes, and `cut short` when it did not complete.
 ///
 /// ```text
-/// INFO turnstile::middleware::logger: GET /users/7 200 143µs
+/// INFO turnstile::middleware::logger: GET /users/7 200 143µs 27B
+/// INFO turnstile::middleware::logger: GET /export.csv 200 2.1s 48211B cut short
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Logger;
 
 impl Middleware for Logger {
-    fn after(&self, parts: &RequestParts, response: &mut Response) {
+    fn done(&self, parts: &RequestParts, finished: &Finished) {
         log::info!(
-            "{} {} {} {:?}",
+            "{} {} {} {:?} {}B{}",
             parts.method(),
             parts.request().target(),
-            response.status().as_u16(),
-            parts.started().elapsed()
+            finished.status.as_u16(),
+            parts.started().elapsed(),
+            finished.body_bytes,
+            if finished.complete { "" } else { " cut short" }
         );
     }
 }

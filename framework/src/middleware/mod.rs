@@ -75,4 +75,22 @@ pub trait Middleware: Send + Sync + 'static {
     fn timeout(&self) -> Option<Duration> {
         None
     }
+
+    /// Runs when the response is over: its last byte went out (a stream's
+    /// too), or it was cut (the client left, a producer failed). For
+    /// whatever must see the whole exchange, such as a log line.
+    fn done(&self, parts: &RequestParts, finished: &Finished) {
+        let _ = (parts, finished);
+    }
+}
+
+/// How a response ended, for [`Middleware::done`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// The status sent.
+    pub status: turnstile_core::StatusCode,
+    /// Body bytes handed to the connection.
+    pub body_bytes: u64,
+    /// Whether the whole response went out (false: cut short).
+    pub complete: bool,
 }
