@@ -10,7 +10,15 @@
 //! curl http://127.0.0.1:3000/slow/200
 //! curl http://127.0.0.1:3000/primes/100000
 //! curl http://127.0.0.1:3000/stream/5
+//! curl 'http://127.0.0.1:3000/export.csv?rows=1000000' | tail -1
+//! curl -N 'http://127.0.0.1:3000/events?count=5&every_ms=200'
 //! ```
+//!
+//! `/export.csv` streams rows from a producer on the blocking pool as the
+//! client takes them; `/events` is a text/event-stream fed by a thread
+//! through a `BodySender` (it stops when the client leaves, and says
+//! goodbye when the server drains). `/stream/:n` is the same kind of thing
+//! written as a raw engine handler, for comparison.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -22,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use turnstile::core::{Control, Encoder, Handler, Next, Request, Response as CoreResponse};
 use turnstile::extract::{Form, Path, Query, State};
 use turnstile::middleware::{Cors, Logger, RequestId, RequestIdMiddleware, Timeout};
-use turnstile::{App, Defer, Deferred, Json, Method, RouteSettings, StatusCode};
+use turnstile::{App, Defer, Deferred, Json, Method, Response, RouteSettings, StatusCode};
 
 #[derive(Clone, Serialize)]
 struct User {
@@ -179,6 +187,63 @@ impl Handler for Stream {
     }
 }
 
+#[derive(Deserialize)]
+struct Export {
+    rows: Option<u64>,
+}
+
+/// A CSV of `rows` rows (default 10,000, at most 10 million), produced on
+/// the blocking pool while the client downloads it.
+fn export_csv(Query(export): Query<Export>) -> Response {
+    let rows = export.rows.unwrap_or(10_000).min(10_000_000);
+    Response::stream(move |tx| {
+        tx.send(b"id,name,score\n".to_vec())?;
+        let mut batch = String::with_capacity(16 * 1024);
+        for id in 1..=rows {
+            batch.push_str(&format!("{id},user {id},{}\n", id * 7919 % 1000));
+            if batch.len() >= 16 * 1024 {
+                tx.send(std::mem::take(&mut batch))?;
+            }
+        }
+        tx.send(batch)?;
+        Ok(())
+    })
+    .with_header("content-type", "text/csv; charset=utf-8")
+    .with_header("content-disposition", "attachment; filename=\"export.csv\"")
+}
+
+#[derive(Deserialize)]
+struct Ticks {
+    count: Option<u64>,
+    every_ms: Option<u64>,
+}
+
+/// `count` server-sent events (default 10), one every `every_ms` (default
+/// 1000), from a thread of its own.
+fn events(Query(ticks): Query<Ticks>) -> Response {
+    let count = ticks.count.unwrap_or(10).min(100_000);
+    let every = Duration::from_millis(ticks.every_ms.unwrap_or(1000).clamp(10, 60_000));
+    let (response, tx) = Response::channel(turnstile::stream::DEFAULT_STREAM_CAPACITY);
+    std::thread::spawn(move || {
+        for id in 1..=count {
+            if tx.is_draining() {
+                let _ = tx.send("event: bye\ndata: the server is restarting\n\n");
+                return;
+            }
+            if tx
+                .send(format!("id: {id}\nevent: tick\ndata: {id}\n\n"))
+                .is_err()
+            {
+                return; // the client left
+            }
+            std::thread::sleep(every);
+        }
+    });
+    response
+        .with_header("content-type", "text/event-stream")
+        .with_header("cache-control", "no-cache")
+}
+
 fn app() -> App {
     let api = App::new()
         .wrap(Cors::permissive())
@@ -219,6 +284,8 @@ fn app() -> App {
         .get("/panic", || -> &'static str {
             panic!("this route panics on purpose")
         })
+        .get("/export.csv", export_csv)
+        .get("/events", events)
         .raw("/stream/:n", |_: Control| Stream {
             lines: 0,
             sent: 0,

@@ -171,6 +171,93 @@ fn extensions_from_middleware_reach_handlers() {
 }
 
 #[test]
+fn raw_routes_keep_middleware_state_params_and_logging() {
+    use std::io::Write as _;
+    use turnstile::core::{
+        Encoder, Handler, Next, Request as CoreRequest, Response as CoreResponse,
+    };
+    use turnstile::middleware::Finished;
+
+    /// Writes its text; the head says 201.
+    struct Text(String);
+    impl Handler for Text {
+        fn on_request(&mut self, _: CoreRequest) -> Next {
+            Next::write()
+        }
+        fn on_response(&mut self, res: &mut CoreResponse) -> Next {
+            res.set_status(StatusCode::CREATED);
+            res.set_content_length(self.0.len() as u64);
+            Next::write()
+        }
+        fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+            match encoder.write(self.0.as_bytes()) {
+                Ok(n) if n == self.0.len() => Next::end(),
+                _ => Next::remove(),
+            }
+        }
+    }
+
+    #[derive(Clone)]
+    struct Tenant(&'static str);
+    struct Prefix(&'static str);
+    #[derive(Default, Clone)]
+    struct Seen(Arc<Mutex<Vec<(String, u16, Option<u64>, bool)>>>);
+    impl Middleware for Seen {
+        fn before(&self, parts: &mut RequestParts) -> Before {
+            parts.extensions_mut().insert(Tenant("acme"));
+            Before::Continue
+        }
+        fn after(&self, _: &RequestParts, response: &mut Response) {
+            response.headers_mut().set("x-seen", "yes").unwrap();
+        }
+        fn done(&self, parts: &RequestParts, finished: &Finished) {
+            self.0.lock().unwrap().push((
+                parts.request().path().to_owned(),
+                finished.status.as_u16(),
+                finished.body_bytes,
+                finished.complete,
+            ));
+        }
+    }
+    let seen = Seen::default();
+    let app = App::new()
+        .state(Prefix("hello"))
+        .wrap(seen.clone())
+        .wrap(RequestIdMiddleware::new())
+        .raw("/plain", |_: turnstile::core::Control| {
+            Text("plain raw".into())
+        })
+        .raw_with("/greet/:name", |cx: turnstile::RawContext<'_>| {
+            let prefix = cx.state::<Prefix>().map_or("?", |p| p.0);
+            let tenant = cx.extension::<Tenant>().map_or("?", |t| t.0);
+            Text(format!(
+                "{prefix} {} from {tenant}",
+                cx.param("name").unwrap_or_default()
+            ))
+        });
+    let client = client(app);
+    let plain = client.get("/plain");
+    assert_eq!(plain.status(), StatusCode::CREATED);
+    assert_eq!(plain.text(), "plain raw");
+    assert_eq!(plain.header("x-seen"), Some("yes"));
+    assert!(
+        plain.header("x-request-id").is_some(),
+        "the RequestId after step missed the raw route"
+    );
+    let greet = client.get("/greet/ada");
+    assert_eq!(greet.text(), "hello ada from acme");
+    assert_eq!(greet.header("x-seen"), Some("yes"));
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("/plain".to_owned(), 201, None, true),
+            ("/greet/ada".to_owned(), 201, None, true)
+        ]
+    );
+}
+
+#[test]
 fn nested_apps_prefix_routes_and_scope_middleware() {
     struct Tag(&'static str);
     impl Middleware for Tag {

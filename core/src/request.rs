@@ -141,6 +141,22 @@ impl Request {
     }
 }
 
+/// A copy of the head (it allocates: the engine's own requests reuse
+/// pooled buffers, copies do not).
+impl Clone for Request {
+    fn clone(&self) -> Request {
+        Request {
+            method: self.method,
+            version: self.version,
+            target: self.target.clone(),
+            headers: self.headers.clone(),
+            remote_addr: self.remote_addr,
+            received: self.received,
+            secure: self.secure,
+        }
+    }
+}
+
 impl Drop for Request {
     fn drop(&mut self) {
         let target = std::mem::take(&mut self.target).into_storage();

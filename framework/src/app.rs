@@ -13,6 +13,7 @@ use turnstile_core::{
 };
 
 use crate::engine::AppHandler;
+use crate::extract::RequestParts;
 use crate::handler::{erase, Endpoint, HandlerFn};
 use crate::middleware::Middleware;
 use crate::router::{RouteError, Router};
@@ -208,9 +209,17 @@ impl App {
         self
     }
 
-    /// Serves `pattern` (every method) with a core handler factory, for full
-    /// control: streaming bodies in and out, long responses. The app's
-    /// `before` middleware runs on the head first.
+    /// Serves `pattern` (every method) with a core handler factory
+    /// (`|control: Control| handler`), for full control of the exchange:
+    /// bodies in and out at the engine's level, protocol upgrades.
+    ///
+    /// The framework still applies: `before` middleware runs on the head
+    /// first (and may answer instead), `after` middleware sees and changes
+    /// the head the handler sets (CORS, request ids), `done` hooks run when
+    /// it is over (so `Logger` logs it), and a panic is a `500`. To reach
+    /// route parameters, state, extensions or the blocking pool, use
+    /// [`App::raw_with`]. Most streaming needs no raw route at all:
+    /// [`Response::stream`](crate::Response::stream).
     ///
     /// The same route runs on a server (any listener) and in the test
     /// client.
@@ -223,6 +232,51 @@ impl App {
             methods: Vec::new(),
             pattern: pattern.to_owned(),
             target: Target::Raw(Arc::new(RawRoute {
+                factory: Mutex::new(factory),
+            })),
+            settings: RouteSettings::default(),
+        });
+        self
+    }
+
+    /// Like [`App::raw`], with the handler made from a [`RawContext`]:
+    /// route parameters, state, extensions and the pool.
+    ///
+    /// ```
+    /// use turnstile::{App, RawContext};
+    /// use turnstile::core::{Encoder, Handler, Next, Request, Response};
+    /// use std::io::Write;
+    ///
+    /// struct Greeting(String);
+    /// impl Handler for Greeting {
+    ///     fn on_request(&mut self, _: Request) -> Next { Next::write() }
+    ///     fn on_response(&mut self, res: &mut Response) -> Next {
+    ///         res.set_content_length(self.0.len() as u64);
+    ///         Next::write()
+    ///     }
+    ///     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {
+    ///         match encoder.write(self.0.as_bytes()) {
+    ///             Ok(n) if n == self.0.len() => Next::end(),
+    ///             _ => Next::remove(),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let app = App::new().raw_with("/hello/:name", |cx: RawContext<'_>| {
+    ///     Greeting(format!("hello {}", cx.param("name").unwrap_or_default()))
+    /// });
+    /// let client = turnstile::test::TestClient::new(app).unwrap();
+    /// assert_eq!(client.get("/hello/ada").text(), "hello ada");
+    /// ```
+    pub fn raw_with<F, H>(mut self, pattern: &str, factory: F) -> App
+    where
+        F: FnMut(RawContext<'_>) -> H + Send + 'static,
+        H: CoreHandler + 'static,
+    {
+        self.routes.push(RouteDef {
+            methods: Vec::new(),
+            pattern: pattern.to_owned(),
+            target: Target::Raw(Arc::new(RawWith {
                 factory: Mutex::new(factory),
             })),
             settings: RouteSettings::default(),
@@ -541,9 +595,57 @@ impl HandlerFactory for AppFactory {
 
 /// A raw route's factory, shared by every worker.
 pub(crate) trait RawFactory: Send + Sync {
-    fn create(&self, control: Control) -> Box<dyn CoreHandler>;
+    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler>;
 }
 
+/// What a raw route's handler can reach of the framework when it is made
+/// (see [`App::raw_with`]): the request's `Control`, route parameters,
+/// state, what `before` middleware attached, and the blocking pool.
+pub struct RawContext<'a> {
+    pub(crate) parts: &'a RequestParts,
+}
+
+impl RawContext<'_> {
+    /// The request's `Control`, to wake the handler from another thread.
+    pub fn control(&self) -> Control {
+        self.parts.control.clone()
+    }
+
+    /// The request head.
+    pub fn request(&self) -> &turnstile_core::Request {
+        self.parts.request()
+    }
+
+    /// A route parameter, percent-decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.parts.param(name)
+    }
+
+    /// State given with [`App::state`].
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.parts.app.state::<T>()
+    }
+
+    /// A value a `before` middleware attached, cloned.
+    pub fn extension<T: Clone + Send + 'static>(&self) -> Option<T> {
+        self.parts.extensions().get::<T>().cloned()
+    }
+
+    /// The app's blocking pool, for work that must not run on the loop.
+    pub fn pool(&self) -> Arc<ThreadPool> {
+        self.parts.app.pool.clone()
+    }
+}
+
+impl fmt::Debug for RawContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawContext")
+            .field("path", &self.parts.request().path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A core factory (`FnMut(Control) -> H`) as a raw route.
 struct RawRoute<F> {
     factory: Mutex<F>,
 }
@@ -553,8 +655,24 @@ where
     F: HandlerFactory + Send,
     F::Handler: 'static,
 {
-    fn create(&self, control: Control) -> Box<dyn CoreHandler> {
+    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler> {
         let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(factory.create(control))
+        Box::new(factory.create(cx.control()))
+    }
+}
+
+/// A `FnMut(RawContext) -> H` as a raw route.
+struct RawWith<F> {
+    factory: Mutex<F>,
+}
+
+impl<F, H> RawFactory for RawWith<F>
+where
+    F: FnMut(RawContext<'_>) -> H + Send,
+    H: CoreHandler + 'static,
+{
+    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler> {
+        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
+        Box::new((*factory)(cx))
     }
 }

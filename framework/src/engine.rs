@@ -17,7 +17,7 @@ use turnstile_core::{
     StatusCode, TargetForm,
 };
 
-use crate::app::{AppShared, CompiledRoute, Found, Target};
+use crate::app::{AppShared, CompiledRoute, Found, RawContext, Target};
 use crate::defer::Completion;
 use crate::extract::{Extensions, RequestParts};
 use crate::middleware::Finished;
@@ -137,13 +137,17 @@ impl AppHandler {
         };
         match &route.target {
             Target::Raw(factory) => {
-                let Some(parts) = self.parts.take() else {
+                let Some(parts) = self.parts.as_ref() else {
                     return Next::remove();
                 };
-                let mut raw = factory.create(self.control.clone());
-                let next = raw.on_request(parts.request);
-                self.raw = Some(raw);
+                // The parts stay for the `after` and `done` steps; the raw
+                // handler gets its own copy of the head.
+                let request = parts.request.clone();
+                let mut raw = factory.create(RawContext { parts });
+                self.done_upto = self.after_upto;
                 self.phase = Phase::Raw;
+                let next = raw.on_request(request);
+                self.raw = Some(raw);
                 next
             }
             Target::Function(endpoint) => {
@@ -348,6 +352,31 @@ impl AppHandler {
         Next::write()
     }
 
+    /// A raw handler set its head: the `after` steps see and change it as
+    /// they would a framework reply (CORS, request ids, ...).
+    fn after_raw(&mut self, head: &mut CoreResponse) {
+        let chain = self
+            .chain
+            .clone()
+            .unwrap_or_else(|| self.app.global.clone());
+        if let Some(parts) = &self.parts {
+            if self.after_upto > 0 {
+                let mut view = Response::new(head.status());
+                *view.headers_mut() = head.headers().clone();
+                for middleware in chain.iter().take(self.after_upto).rev() {
+                    middleware.after(parts, &mut view);
+                }
+                head.set_status(view.status());
+                let headers = head.headers_mut();
+                *headers = view.headers().clone();
+                if let Some(ct) = view.content_type() {
+                    let _ = headers.set("content-type", ct);
+                }
+            }
+        }
+        self.status = head.status();
+    }
+
     /// Writes what the producers queued; waits when they have nothing yet.
     fn write_stream(&mut self, encoder: &mut Encoder<'_>) -> Next {
         let Some(stream) = self.stream.clone() else {
@@ -468,10 +497,12 @@ impl Handler for AppHandler {
     fn on_response(&mut self, response: &mut CoreResponse) -> Next {
         match self.phase {
             Phase::Raw => {
-                return match &mut self.raw {
-                    Some(raw) => raw.on_response(response),
-                    None => Next::remove(),
-                }
+                let Some(raw) = &mut self.raw else {
+                    return Next::remove();
+                };
+                let next = raw.on_response(response);
+                self.after_raw(response);
+                return next;
             }
             Phase::WaitingHandler | Phase::WaitingMiddleware(_) => {
                 let next = self.resume();
@@ -591,14 +622,14 @@ impl Handler for AppHandler {
             // The client left or the body is out: producers stop.
             stream.close();
         }
-        if let (Some(parts), false) = (&self.parts, matches!(self.phase, Phase::Raw)) {
+        if let Some(parts) = &self.parts {
             let chain = self
                 .chain
                 .clone()
                 .unwrap_or_else(|| self.app.global.clone());
             let finished = Finished {
                 status: self.status,
-                body_bytes: self.sent,
+                body_bytes: (!matches!(self.phase, Phase::Raw)).then_some(self.sent),
                 complete: outcome == Outcome::Completed,
             };
             for middleware in chain.iter().take(self.done_upto).rev() {

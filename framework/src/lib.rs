@@ -77,7 +77,7 @@ pub mod router;
 pub mod stream;
 pub mod test;
 
-pub use app::{App, AppFactory, BuildError, RouteSettings, DEFAULT_BODY_LIMIT};
+pub use app::{App, AppFactory, BuildError, RawContext, RouteSettings, DEFAULT_BODY_LIMIT};
 pub use defer::{Defer, Deferred};
 pub use engine::AppHandler;
 pub use handler::HandlerFn;

@@ -5,7 +5,8 @@ use crate::extract::RequestParts;
 
 /// Logs one line per request through `log` at `info` once the response is
 /// over (a stream's at its end): method, target, status, duration, body
-/// bytes, and `cut short` when it did not complete.
+/// bytes (when known: not for raw routes), and `cut short` when it did not
+/// complete.
 ///
 /// ```text
 /// INFO turnstile::middleware::logger: GET /users/7 200 143µs 27B
@@ -16,14 +17,22 @@ pub struct Logger;
 
 impl Middleware for Logger {
     fn done(&self, parts: &RequestParts, finished: &Finished) {
-        log::info!(
-            "{} {} {} {:?} {}B{}",
-            parts.method(),
-            parts.request().target(),
-            finished.status.as_u16(),
-            parts.started().elapsed(),
-            finished.body_bytes,
-            if finished.complete { "" } else { " cut short" }
-        );
+        let cut = if finished.complete { "" } else { " cut short" };
+        match finished.body_bytes {
+            Some(bytes) => log::info!(
+                "{} {} {} {:?} {bytes}B{cut}",
+                parts.method(),
+                parts.request().target(),
+                finished.status.as_u16(),
+                parts.started().elapsed(),
+            ),
+            None => log::info!(
+                "{} {} {} {:?}{cut}",
+                parts.method(),
+                parts.request().target(),
+                finished.status.as_u16(),
+                parts.started().elapsed(),
+            ),
+        }
     }
 }

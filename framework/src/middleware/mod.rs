@@ -89,8 +89,9 @@ pub trait Middleware: Send + Sync + 'static {
 pub struct Finished {
     /// The status sent.
     pub status: turnstile_core::StatusCode,
-    /// Body bytes handed to the connection.
-    pub body_bytes: u64,
+    /// Body bytes handed to the connection (`None` for a raw route, whose
+    /// handler writes through the engine directly).
+    pub body_bytes: Option<u64>,
     /// Whether the whole response went out (false: cut short).
     pub complete: bool,
 }
