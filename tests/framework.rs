@@ -200,8 +200,10 @@ fn raw_routes_keep_middleware_state_params_and_logging() {
     #[derive(Clone)]
     struct Tenant(&'static str);
     struct Prefix(&'static str);
+    /// Path, status, body bytes, complete.
+    type Ended = (String, u16, Option<u64>, bool);
     #[derive(Default, Clone)]
-    struct Seen(Arc<Mutex<Vec<(String, u16, Option<u64>, bool)>>>);
+    struct Seen(Arc<Mutex<Vec<Ended>>>);
     impl Middleware for Seen {
         fn before(&self, parts: &mut RequestParts) -> Before {
             parts.extensions_mut().insert(Tenant("acme"));
