@@ -260,6 +260,63 @@ fn raw_routes_keep_middleware_state_params_and_logging() {
 }
 
 #[test]
+fn rejections_name_the_query_parameter_and_json_path_at_fault() {
+    #[derive(Deserialize)]
+    struct Page {
+        #[allow(dead_code)]
+        page: u32,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+        price: u32,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Order {
+        items: Vec<Item>,
+    }
+    let c = client(
+        App::new()
+            .get("/list", |_: Query<Page>| "ok")
+            .post("/orders", |_: Json<Order>| "ok")
+            .post("/form", |_: Form<Page>| "ok"),
+    );
+    let field = |r: turnstile::test::TestResponse| {
+        let body: serde_json::Value = serde_json::from_str(&r.text()).unwrap_or_default();
+        (
+            r.status().as_u16(),
+            body["field"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert_eq!(field(c.get("/list?page=abc")), (400, "page".to_owned()));
+    assert_eq!(field(c.get("/list")), (400, "page".to_owned()));
+    let order = |json: &str| {
+        c.request("POST", "/orders")
+            .header("content-type", "application/json")
+            .body(json.to_owned())
+            .send()
+    };
+    let wrong =
+        r#"{"items":[{"name":"a","price":1},{"name":"b","price":2},{"name":"c","price":"x"}]}"#;
+    assert_eq!(field(order(wrong)), (422, "items[2].price".to_owned()));
+    let missing = r#"{"items":[{"name":"a"}]}"#;
+    assert_eq!(field(order(missing)), (422, "items[0].price".to_owned()));
+    assert_eq!(
+        field(order(r#"{"items":[]} trailing"#)),
+        (400, "body".to_owned())
+    );
+    assert_eq!(field(order(r#"{"items":[]}"#)).0, 200);
+    let form = c
+        .request("POST", "/form")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("page=-1")
+        .send();
+    assert_eq!(field(form), (422, "page".to_owned()));
+}
+
+#[test]
 fn nested_apps_prefix_routes_and_scope_middleware() {
     struct Tag(&'static str);
     impl Middleware for Tag {

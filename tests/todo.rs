@@ -156,7 +156,7 @@ fn bad_inputs_get_their_codes_and_write_nothing() {
             Some("application/json"),
             b"{\"title\":5}".to_vec(),
             422,
-            "body",
+            "title",
         ),
         (
             "POST",
@@ -213,7 +213,7 @@ fn bad_inputs_get_their_codes_and_write_nothing() {
             None,
             Vec::new(),
             400,
-            "query",
+            "done",
         ),
         (
             "GET",
@@ -221,7 +221,7 @@ fn bad_inputs_get_their_codes_and_write_nothing() {
             None,
             Vec::new(),
             400,
-            "query",
+            "colour",
         ),
     ];
     for (method, target, content_type, body, status, field) in cases {

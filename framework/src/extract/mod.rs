@@ -345,13 +345,15 @@ pub struct Query<T>(pub T);
 impl<T: DeserializeOwned> FromRequestParts for Query<T> {
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
         let query = parts.request.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
-            Rejection::new(
-                StatusCode::BAD_REQUEST,
-                format!("invalid query string: {e}"),
-            )
-            .with_field("query")
-        })
+        from_urlencoded(query.as_bytes())
+            .map(Query)
+            .map_err(|(field, e)| {
+                Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid query string: {e}"),
+                )
+                .with_field(field.unwrap_or_else(|| "query".to_owned()))
+            })
     }
 }
 
@@ -482,22 +484,35 @@ impl<T: DeserializeOwned> FromRequest for Json<T> {
             )
             .with_field("content-type"));
         }
-        serde_json::from_slice(&body).map(Json).map_err(|e| {
+        let mut deserializer = serde_json::Deserializer::from_slice(&body);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             use serde_json::error::Category;
+            let path = e.path().to_string();
+            let e = e.into_inner();
             match e.classify() {
-                Category::Data => Rejection::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("JSON does not fit: {e}"),
-                )
-                .with_field(data_error_field(&e.to_string()).unwrap_or("body")),
+                Category::Data => {
+                    let message = e.to_string();
+                    let field = field_path(&path, data_error_field(&message));
+                    Rejection::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("JSON does not fit: {message}"),
+                    )
+                    .with_field(field.unwrap_or_else(|| "body".to_owned()))
+                }
                 _ => Rejection::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))
                     .with_field("body"),
             }
-        })
+        })?;
+        // Trailing bytes after the value are malformed JSON too.
+        deserializer.end().map_err(|e| {
+            Rejection::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")).with_field("body")
+        })?;
+        Ok(Json(value))
     }
 }
 
-/// The field serde names in "missing field `title`" and the like.
+/// The field serde names in "missing field `title`" and the like (the
+/// path stops at the object that lacks it).
 fn data_error_field(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
@@ -506,6 +521,30 @@ fn data_error_field(message: &str) -> Option<&str> {
         .starts_with("missing field")
         .then_some(field)
         .or_else(|| message.starts_with("unknown field").then_some(field))
+}
+
+/// `items[2].price` from the path serde walked (`.` is the root) and the
+/// field a message names below it.
+fn field_path(path: &str, named: Option<&str>) -> Option<String> {
+    let path = (path != "." && !path.is_empty()).then_some(path);
+    match (path, named) {
+        (Some(path), Some(named)) if !path.ends_with(named) => Some(format!("{path}.{named}")),
+        (Some(path), _) => Some(path.to_owned()),
+        (None, named) => named.map(str::to_owned),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs (a query or a form body) into
+/// `T`; on failure, the field at fault (when serde got to one) and why.
+fn from_urlencoded<T: DeserializeOwned>(
+    input: &[u8],
+) -> Result<T, (Option<String>, serde_urlencoded::de::Error)> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        (field_path(&path, data_error_field(&e.to_string())), e)
+    })
 }
 
 /// An `application/x-www-form-urlencoded` body, deserialized.
@@ -523,12 +562,12 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
             )
             .with_field("content-type"));
         }
-        serde_urlencoded::from_bytes(&body).map(Form).map_err(|e| {
+        from_urlencoded(&body).map(Form).map_err(|(field, e)| {
             Rejection::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("invalid form: {e}"),
             )
-            .with_field("body")
+            .with_field(field.unwrap_or_else(|| "body".to_owned()))
         })
     }
 }
