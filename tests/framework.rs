@@ -215,7 +215,7 @@ fn raw_routes_keep_middleware_state_params_and_logging() {
         fn done(&self, parts: &RequestParts, finished: &Finished) {
             self.0.lock().unwrap().push((
                 parts.request().path().to_owned(),
-                finished.status.as_u16(),
+                finished.status.map_or(0, |s| s.as_u16()),
                 finished.body_bytes,
                 finished.complete,
             ));

@@ -108,6 +108,26 @@ fn serve() -> Fixture {
             std::thread::spawn(move || hold(tx, report));
             response
         })
+        .get("/handler-sends", || {
+            // The handler itself sends more than the capacity before
+            // returning: it must not block its event loop.
+            let (response, tx) = Response::channel(16);
+            tx.send(vec![b'a'; 64]).unwrap();
+            tx.send(vec![b'b'; 64]).unwrap();
+            response
+        })
+        .get("/clone-panics", || {
+            Response::stream(|tx| {
+                tx.send(b"part one ".to_vec())?;
+                let helper = tx.clone();
+                let _ = std::thread::spawn(move || {
+                    let _keep = helper;
+                    panic!("a helper bug, on purpose");
+                })
+                .join();
+                Ok(())
+            })
+        })
         .get("/reader", || {
             Response::reader(std::io::Cursor::new(
                 (0..100_000u64).map(row).collect::<String>(),
@@ -166,7 +186,7 @@ fn a_streamed_csv_arrives_whole_chunked_and_logged_at_its_end() {
     assert!(response.header("content-length").is_none());
     assert!(response.text() == expected, "the stream differs");
     let finished = f.ends.wait_for(&format!("/csv/{rows}"));
-    assert_eq!(finished.status.as_u16(), 200);
+    assert_eq!(finished.status.map(|s| s.as_u16()), Some(200));
     assert_eq!(finished.body_bytes, Some(expected.len() as u64));
     assert!(finished.complete);
     // The connection is kept for the next request.
@@ -320,4 +340,70 @@ fn head_and_reader_bodies() {
     assert!(body.text() == (0..100_000u64).map(row).collect::<String>());
     // The HEAD never started its producer.
     assert_eq!(f.produced.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_handler_may_send_before_returning_and_a_helper_panic_cuts_the_body() {
+    let f = serve();
+    let addr = f.server.local_addr();
+    let response = get(addr, "/handler-sends", "HTTP/1.1")
+        .read_response(false)
+        .unwrap();
+    assert_eq!(response.body, [vec![b'a'; 64], vec![b'b'; 64]].concat());
+    // One of two senders panicked; the producer itself returned Ok: the
+    // body is still cut, not complete.
+    assert!(get(addr, "/clone-panics", "HTTP/1.1")
+        .read_response(false)
+        .is_err());
+    assert!(!f.ends.wait_for("/clone-panics").complete);
+}
+
+#[test]
+fn a_cut_close_delimited_body_ends_in_a_reset_not_a_clean_close() {
+    let f = serve();
+    let mut reader = get(f.server.local_addr(), "/fails", "HTTP/1.0");
+    let mut out = Vec::new();
+    let end = reader.get_mut().read_to_end(&mut out);
+    // HTTP/1.0 reads to the close: a clean FIN would make "partial " look
+    // like the whole body.
+    assert!(
+        end.is_err(),
+        "cut body ended cleanly: {:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn a_stream_dropped_before_it_started_releases_its_producer() {
+    // A deferred reply that comes too late (the route timed out first)
+    // carries a channel nobody will read: its sender must learn that.
+    let (tx_out, rx_out) = mpsc::channel();
+    let tx_out = Arc::new(Mutex::new(tx_out));
+    let app = App::new().route_with(
+        &[turnstile::Method::Get],
+        "/late",
+        move |defer: turnstile::Defer| {
+            let tx_out = tx_out.lock().unwrap().clone();
+            let later = defer.later();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                let (response, tx) = Response::channel(8);
+                defer.complete(response);
+                // Past the capacity: this would wait for ever if the
+                // dropped response did not close the channel.
+                let outcome = tx.send(vec![0u8; 64]).and_then(|_| tx.send(vec![0u8; 64]));
+                let _ = tx_out.send(outcome.is_err());
+            });
+            later
+        },
+        turnstile::RouteSettings::default().timeout(Duration::from_millis(50)),
+    );
+    let server = app
+        .serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1))
+        .unwrap();
+    let response = get(server.local_addr(), "/late", "HTTP/1.1")
+        .read_response(false)
+        .unwrap();
+    assert_eq!(response.status, 503);
+    assert_eq!(rx_out.recv_timeout(Duration::from_secs(5)), Ok(true));
 }

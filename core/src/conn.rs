@@ -595,6 +595,12 @@ impl<H: Handler> Conn<H> {
             }
             Interest::Wait => Ok(false),
             Interest::Remove => {
+                if ex.encoder.is_some() {
+                    // A response cut after its head: the client must see
+                    // it broken, not complete (a close-delimited body ends
+                    // at a plain close).
+                    self.io.transport.reset_on_close();
+                }
                 self.abort();
                 Ok(true)
             }

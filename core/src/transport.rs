@@ -98,6 +98,18 @@ impl Transport {
         }
     }
 
+    /// Makes the coming close a reset (RST): for a response cut mid-body,
+    /// so a peer reading to the close (HTTP/1.0, or a body with no length)
+    /// cannot take the truncated body for a complete one.
+    pub(crate) fn reset_on_close(&self) {
+        if let Some(tcp) = self.tcp() {
+            let socket = socket2::SockRef::from(tcp);
+            if let Err(e) = socket.set_linger(Some(std::time::Duration::ZERO)) {
+                log::debug!("could not arm a reset on close: {e}");
+            }
+        }
+    }
+
     /// The TCP socket under this transport, if any.
     pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self {

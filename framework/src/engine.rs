@@ -24,7 +24,7 @@ use crate::middleware::Finished;
 use crate::middleware::{Before, Middleware};
 use crate::reply::{error_response, Body, Response, StreamBody};
 use crate::router::Captures;
-use crate::stream::{Channel, Pull};
+use crate::stream::{Pull, Receiver};
 
 /// Where the request stands.
 enum Phase {
@@ -59,11 +59,13 @@ pub struct AppHandler {
     written: usize,
     raw: Option<Box<dyn Handler>>,
     /// A streaming body being sent, and the chunk in hand.
-    stream: Option<Arc<Channel>>,
+    stream: Option<Arc<Receiver>>,
+    /// A drain began (streams that start later hear of it too).
+    draining: bool,
     chunk: Vec<u8>,
-    /// What `done` hooks hear: the status sent, body bytes written, and
-    /// how many middleware saw the reply.
-    status: StatusCode,
+    /// What `done` hooks hear: the status sent (none if no head went
+    /// out), body bytes written, and how many middleware took part.
+    status_sent: Option<StatusCode>,
     sent: u64,
     done_upto: usize,
 }
@@ -84,8 +86,9 @@ impl AppHandler {
             written: 0,
             raw: None,
             stream: None,
+            draining: false,
             chunk: Vec::new(),
-            status: StatusCode::OK,
+            status_sent: None,
             sent: 0,
             done_upto: 0,
         }
@@ -113,7 +116,9 @@ impl AppHandler {
                 return Next::remove();
             };
             match middleware.before(parts) {
-                Before::Continue => {}
+                // Every middleware whose `before` ran hears `done`, even
+                // if the exchange ends before a reply (the client leaves).
+                Before::Continue => self.done_upto = i + 1,
                 Before::Respond(response) => return self.reply(response, i),
                 Before::Wait(_) => {
                     self.phase = Phase::WaitingMiddleware(i);
@@ -338,13 +343,16 @@ impl AppHandler {
             return Next::write();
         }
         stream.channel.bind(self.control.clone());
+        if self.draining {
+            stream.channel.drain();
+        }
         if let Some(producer) = producer {
             if self.app.pool.execute(producer).is_err() {
                 stream.channel.close();
                 log::warn!("blocking pool full: a streaming reply is refused with 503");
                 response.set_status(StatusCode::SERVICE_UNAVAILABLE);
                 response.set_content_length(0);
-                self.status = StatusCode::SERVICE_UNAVAILABLE;
+                self.status_sent = Some(StatusCode::SERVICE_UNAVAILABLE);
                 return Next::end();
             }
         }
@@ -374,7 +382,7 @@ impl AppHandler {
                 }
             }
         }
-        self.status = head.status();
+        self.status_sent = Some(head.status());
     }
 
     /// Writes what the producers queued; waits when they have nothing yet.
@@ -543,7 +551,7 @@ impl Handler for AppHandler {
         headers.append_all(reply.headers());
         self.out = reply.take_body();
         self.reply = None;
-        self.status = response.status();
+        self.status_sent = Some(response.status());
         self.phase = Phase::Writing;
         if self.out.is_stream() {
             if let Body::Stream(stream) = std::mem::take(&mut self.out) {
@@ -628,7 +636,7 @@ impl Handler for AppHandler {
                 .clone()
                 .unwrap_or_else(|| self.app.global.clone());
             let finished = Finished {
-                status: self.status,
+                status: self.status_sent,
                 body_bytes: (!matches!(self.phase, Phase::Raw)).then_some(self.sent),
                 complete: outcome == Outcome::Completed,
             };
@@ -644,6 +652,7 @@ impl Handler for AppHandler {
         if let Some(raw) = &mut self.raw {
             return raw.on_shutdown();
         }
+        self.draining = true;
         if let Some(stream) = &self.stream {
             stream.drain();
         }

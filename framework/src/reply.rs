@@ -23,7 +23,7 @@ use serde::Serialize;
 use turnstile_core::header::{Header, Headers, InvalidHeader};
 use turnstile_core::StatusCode;
 
-use crate::stream::{BodySender, Channel, DEFAULT_STREAM_CAPACITY};
+use crate::stream::{BodySender, Channel, Receiver, DEFAULT_STREAM_CAPACITY};
 
 /// The content type of text replies.
 pub const TEXT: &str = "text/plain; charset=utf-8";
@@ -61,7 +61,7 @@ pub enum Body {
 /// blocking pool when sending begins (if any).
 #[derive(Clone)]
 pub struct StreamBody {
-    pub(crate) channel: Arc<Channel>,
+    pub(crate) channel: Arc<Receiver>,
     pub(crate) producer: Arc<Mutex<Option<Producer>>>,
 }
 
@@ -151,6 +151,10 @@ impl Response {
     /// fails once it is gone (`?` turns that into an `io::Error` and
     /// stops); an `Err` from the producer (or a panic) cuts the response,
     /// so the client sees it incomplete.
+    ///
+    /// The producer holds one thread of the blocking pool for as long as
+    /// the stream lasts: for many long-lived streams (event feeds) use
+    /// [`Response::channel`] with threads of your own.
     pub fn stream<F>(producer: F) -> Response
     where
         F: FnOnce(BodySender) -> std::io::Result<()> + Send + 'static,
@@ -172,7 +176,7 @@ impl Response {
             }
         });
         let body = StreamBody {
-            channel,
+            channel: Arc::new(Receiver(channel)),
             producer: Arc::new(Mutex::new(Some(producer))),
         };
         Response {
@@ -206,7 +210,7 @@ impl Response {
     pub fn channel(capacity: usize) -> (Response, BodySender) {
         let (channel, sender) = Channel::new(capacity);
         let body = StreamBody {
-            channel,
+            channel: Arc::new(Receiver(channel)),
             producer: Arc::new(Mutex::new(None)),
         };
         let response = Response {

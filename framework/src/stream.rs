@@ -103,6 +103,10 @@ impl std::error::Error for TrySendError {}
 impl BodySender {
     /// Queues `bytes`, waiting while the buffer is full (the client reads
     /// slowly). `Err(Closed)` once the client is gone: stop producing.
+    ///
+    /// Before the response starts (while the handler that made it still
+    /// runs) nothing waits: bytes are queued, so a handler may send a first
+    /// part itself without blocking its event loop.
     pub fn send(&self, bytes: impl Into<Vec<u8>>) -> Result<(), Closed> {
         self.send_until(bytes.into(), None).map_err(|e| match e {
             TrySendError::Full(b) | TrySendError::Closed(b) => Closed(b),
@@ -144,7 +148,10 @@ impl BodySender {
             if state.closed() {
                 return Err(TrySendError::Closed(bytes));
             }
-            if state.has_room() {
+            // Until the response starts nothing takes bytes out, and the
+            // sender may be the handler itself, on the event loop: waiting
+            // there would hang the worker. Queue instead.
+            if state.has_room() || state.control.is_none() {
                 break;
             }
             state = match until {
@@ -214,10 +221,11 @@ impl Drop for BodySender {
     fn drop(&mut self) {
         let mut state = self.channel.lock();
         state.senders -= 1;
-        if state.senders == 0 {
-            // A producer that panicked did not finish: never let a cut body
-            // look complete.
-            let wake = state.end(std::thread::panicking());
+        // A producer (any of them) that panicked did not finish its part:
+        // never let a cut body look complete.
+        let panicked = std::thread::panicking();
+        if state.senders == 0 || panicked {
+            let wake = state.end(panicked);
             drop(state);
             self.channel.wake(wake);
         }
@@ -256,6 +264,23 @@ struct ChannelState {
     /// The connection waits for bytes; the next push must wake it.
     parked: bool,
     control: Option<Control>,
+}
+
+/// The receiving side: when the last holder lets go (the response was sent,
+/// dropped unsent, or replaced), producers learn the body is not wanted.
+pub(crate) struct Receiver(pub(crate) Arc<Channel>);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl std::ops::Deref for Receiver {
+    type Target = Channel;
+    fn deref(&self) -> &Channel {
+        &self.0
+    }
 }
 
 /// What the connection should do next with a stream.

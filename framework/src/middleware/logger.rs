@@ -18,19 +18,20 @@ pub struct Logger;
 impl Middleware for Logger {
     fn done(&self, parts: &RequestParts, finished: &Finished) {
         let cut = if finished.complete { "" } else { " cut short" };
+        let status = finished
+            .status
+            .map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
         match finished.body_bytes {
             Some(bytes) => log::info!(
-                "{} {} {} {:?} {bytes}B{cut}",
+                "{} {} {status} {:?} {bytes}B{cut}",
                 parts.method(),
                 parts.request().target(),
-                finished.status.as_u16(),
                 parts.started().elapsed(),
             ),
             None => log::info!(
-                "{} {} {} {:?}{cut}",
+                "{} {} {status} {:?}{cut}",
                 parts.method(),
                 parts.request().target(),
-                finished.status.as_u16(),
                 parts.started().elapsed(),
             ),
         }

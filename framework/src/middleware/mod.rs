@@ -87,8 +87,9 @@ pub trait Middleware: Send + Sync + 'static {
 /// How a response ended, for [`Middleware::done`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Finished {
-    /// The status sent.
-    pub status: turnstile_core::StatusCode,
+    /// The status sent; `None` when the exchange ended before a head went
+    /// out (the client left while the request waited, a malformed body).
+    pub status: Option<turnstile_core::StatusCode>,
     /// Body bytes handed to the connection (`None` for a raw route, whose
     /// handler writes through the engine directly).
     pub body_bytes: Option<u64>,
