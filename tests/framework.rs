@@ -317,6 +317,68 @@ fn rejections_name_the_query_parameter_and_json_path_at_fault() {
 }
 
 #[test]
+fn fallbacks_answer_unmatched_paths_in_their_scope_with_its_middleware() {
+    struct Tag(&'static str);
+    impl Middleware for Tag {
+        fn after(&self, _: &RequestParts, response: &mut Response) {
+            response.headers_mut().append("x-scope", self.0).unwrap();
+        }
+    }
+    let admin = App::new().wrap(Tag("admin")).get("/stats", || "stats");
+    let api = App::new()
+        .wrap(Tag("api"))
+        .get("/users", || "users")
+        .fallback(|| (StatusCode::NOT_FOUND, "no such API call"));
+    let app = App::new()
+        .wrap(Tag("root"))
+        .get("/files/*path", || "a file")
+        .nest("/api", api)
+        .nest("/admin", admin)
+        .fallback(|| (StatusCode::NOT_FOUND, "no such page"));
+    let c = client(app);
+    // The root's fallback, with the root's middleware.
+    let page = c.get("/nope");
+    assert_eq!(
+        (page.status(), page.text().as_str()),
+        (StatusCode::NOT_FOUND, "no such page")
+    );
+    assert_eq!(page.header("x-scope"), Some("root"));
+    // The API's own fallback, with the API's middleware (root's too).
+    let api_miss = c.get("/api/nope/deeper");
+    assert_eq!(api_miss.text(), "no such API call");
+    assert_eq!(
+        api_miss.headers().get_all("x-scope").collect::<Vec<_>>(),
+        [&b"api"[..], b"root"]
+    );
+    // A nested app without a fallback: the JSON 404, but with its scope's
+    // middleware.
+    let admin_miss = c.get("/admin/nope");
+    assert_eq!(admin_miss.status(), StatusCode::NOT_FOUND);
+    assert!(admin_miss.text().contains("not found"));
+    assert_eq!(
+        admin_miss.headers().get_all("x-scope").collect::<Vec<_>>(),
+        [&b"admin"[..], b"root"]
+    );
+    // Routes still win, and an outer catch-all keeps its own paths.
+    assert_eq!(c.get("/api/users").text(), "users");
+    assert_eq!(c.get("/files/a/b.txt").text(), "a file");
+    assert_eq!(c.get("/apiary").text(), "no such page");
+}
+
+#[test]
+fn a_root_catch_all_does_not_swallow_a_nested_scope() {
+    let app = App::new()
+        .get("/*rest", || "site")
+        .nest("/api", App::new().get("/users", || "users"));
+    let c = client(app);
+    assert_eq!(c.get("/anything/here").text(), "site");
+    assert_eq!(c.get("/api/users").text(), "users");
+    let miss = c.get("/api/unknown");
+    assert_eq!(miss.status(), StatusCode::NOT_FOUND);
+    assert!(miss.text().contains("not found"), "{}", miss.text());
+}
+
+#[test]
 fn nested_apps_prefix_routes_and_scope_middleware() {
     struct Tag(&'static str);
     impl Middleware for Tag {

@@ -46,6 +46,8 @@ pub struct App {
     middleware: Vec<Arc<dyn Middleware>>,
     states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     nested: Vec<(String, App)>,
+    /// Answers paths under this app that no route of it matches.
+    fallback: Option<Target>,
     body_limit: usize,
     blocking_threads: usize,
     blocking_queue: usize,
@@ -107,10 +109,40 @@ impl App {
             middleware: Vec::new(),
             states: Vec::new(),
             nested: Vec::new(),
+            fallback: None,
             body_limit: DEFAULT_BODY_LIMIT,
             blocking_threads: 16,
             blocking_queue: 1024,
         }
+    }
+
+    /// Answers requests for paths under this app that none of its routes
+    /// match (any method), instead of the default `404` JSON. It runs with
+    /// this app's middleware; in a nested app, paths under the nest prefix
+    /// stay in the nested app (its fallback or its `404`, its middleware),
+    /// even where an outer catch-all route would match them.
+    ///
+    /// ```
+    /// use turnstile::{App, Method, StatusCode};
+    /// use turnstile::test::TestClient;
+    ///
+    /// let api = App::new()
+    ///     .get("/users", || "users")
+    ///     .fallback(|method: Method| (StatusCode::NOT_FOUND, format!("no such API call ({method})")));
+    /// let app = App::new()
+    ///     .get("/*page", || "the site's page")
+    ///     .nest("/api", api);
+    /// let client = TestClient::new(app).unwrap();
+    /// assert_eq!(client.get("/about").text(), "the site's page");
+    /// assert_eq!(client.get("/api/users").text(), "users");
+    /// // The root catch-all does not swallow the API's unknown paths.
+    /// let missing = client.get("/api/nope");
+    /// assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(missing.text(), "no such API call (GET)");
+    /// ```
+    pub fn fallback<H: HandlerFn<A>, A: 'static>(mut self, handler: H) -> App {
+        self.fallback = Some(Target::Function(erase(handler)));
+        self
     }
 
     /// Shares `value` with every handler, as the extractor `State<T>`.
@@ -309,7 +341,8 @@ impl App {
         let global: Arc<[Arc<dyn Middleware>]> = self.middleware.clone().into();
         let mut flat = Vec::new();
         let mut states = Vec::new();
-        self.flatten("", &[], &mut flat, &mut states);
+        let mut scopes = Vec::new();
+        self.flatten("", &[], &mut flat, &mut states, &mut scopes);
         let mut router: Router<MethodTable> = Router::new();
         let mut errors = Vec::new();
         for route in flat {
@@ -349,10 +382,45 @@ impl App {
                 body_limit: route.body_limit.unwrap_or(body_limit),
                 timeout: route.timeout,
                 names: names.into(),
+                scope: route.scope,
             });
             if let Err(e) = table.add(&route.pattern, &route.methods, compiled) {
                 errors.push(e);
             }
+        }
+        let mut compiled_scopes = Vec::with_capacity(scopes.len());
+        for (index, scope) in scopes.into_iter().enumerate() {
+            let chain: Arc<[Arc<dyn Middleware>]> = scope.chain.into();
+            let fallback = scope.fallback.map(|target| {
+                if let Target::Function(endpoint) = &target {
+                    let mut needs = crate::extract::Requirements::default();
+                    endpoint.requirements(&mut needs);
+                    for (id, name) in needs.states {
+                        if !states.iter().any(|(t, _)| *t == id) {
+                            errors.push(RouteError {
+                                pattern: format!("{}/*", scope.prefix),
+                                conflicts_with: None,
+                                reason: format!(
+                                    "its fallback takes State<{name}>, but the app holds no {name} (add it with App::state)"
+                                ),
+                            });
+                        }
+                    }
+                }
+                Arc::new(CompiledRoute {
+                    target,
+                    chain: chain.clone(),
+                    body_limit: scope.body_limit,
+                    timeout: None,
+                    names: Arc::from(Vec::new()),
+                    scope: index,
+                })
+            });
+            compiled_scopes.push(CompiledScope {
+                prefix: scope.prefix,
+                chain,
+                fallback,
+            });
         }
         if !errors.is_empty() {
             return Err(BuildError { errors });
@@ -364,6 +432,7 @@ impl App {
                 pool,
                 global,
                 body_limit,
+                scopes: compiled_scopes,
             }),
         })
     }
@@ -374,9 +443,17 @@ impl App {
         outer: &[Arc<dyn Middleware>],
         out: &mut Vec<FlatRoute>,
         states: &mut Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+        scopes: &mut Vec<FlatScope>,
     ) {
         let mut chain = outer.to_vec();
         chain.extend(self.middleware.iter().cloned());
+        let scope = scopes.len();
+        scopes.push(FlatScope {
+            prefix: prefix.to_owned(),
+            chain: chain.clone(),
+            fallback: self.fallback,
+            body_limit: self.body_limit,
+        });
         for (id, value) in self.states {
             states.retain(|(t, _)| *t != id);
             states.push((id, value));
@@ -397,11 +474,12 @@ impl App {
                 chain: route_chain,
                 body_limit: route.settings.body_limit.or(Some(self.body_limit)),
                 timeout,
+                scope,
             });
         }
         for (sub_prefix, app) in self.nested {
             let prefix = format!("{prefix}{sub_prefix}");
-            app.flatten(&prefix, &chain, out, states);
+            app.flatten(&prefix, &chain, out, states, scopes);
         }
     }
 
@@ -436,6 +514,25 @@ struct FlatRoute {
     chain: Vec<Arc<dyn Middleware>>,
     body_limit: Option<usize>,
     timeout: Option<Duration>,
+    /// The app (scope) it was declared in.
+    scope: usize,
+}
+
+/// An app or nested app, flattened: where it is mounted, its middleware and
+/// its fallback.
+struct FlatScope {
+    prefix: String,
+    chain: Vec<Arc<dyn Middleware>>,
+    fallback: Option<Target>,
+    body_limit: usize,
+}
+
+/// A scope the engine answers unmatched paths in.
+pub(crate) struct CompiledScope {
+    /// Where it is mounted (`""` for the root app).
+    pub(crate) prefix: String,
+    pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
+    pub(crate) fallback: Option<Arc<CompiledRoute>>,
 }
 
 /// Routes that refused to build.
@@ -472,6 +569,8 @@ pub(crate) struct CompiledRoute {
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) names: Arc<[Arc<str>]>,
+    /// The scope (app or nested app) it belongs to.
+    pub(crate) scope: usize,
 }
 
 /// The routes of one path, by method.
@@ -567,9 +666,28 @@ pub(crate) struct AppShared {
     /// The app-wide middleware, for answers no route gives (404, 405, OPTIONS).
     pub(crate) global: Arc<[Arc<dyn Middleware>]>,
     pub(crate) body_limit: usize,
+    /// The root app first, then nested apps in the order they were nested.
+    pub(crate) scopes: Vec<CompiledScope>,
 }
 
 impl AppShared {
+    /// The innermost scope whose prefix contains `path`.
+    pub(crate) fn scope_of(&self, path: &str) -> usize {
+        let mut best = 0;
+        let mut best_len = 0;
+        for (i, scope) in self.scopes.iter().enumerate().skip(1) {
+            let prefix = scope.prefix.as_str();
+            let inside = path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if inside && prefix.len() > best_len {
+                best = i;
+                best_len = prefix.len();
+            }
+        }
+        best
+    }
+
     pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         let id = TypeId::of::<T>();
         self.states

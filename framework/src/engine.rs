@@ -324,6 +324,38 @@ impl Routed {
 }
 
 impl AppHandler {
+    /// No route matches `path`: its scope's fallback, or a `404` with its
+    /// scope's middleware.
+    fn unmatched(&self, path: &str) -> Routed {
+        let scope = if self.app.scopes.len() > 1 {
+            self.app.scope_of(path)
+        } else {
+            0
+        };
+        self.unmatched_in(scope)
+    }
+
+    fn unmatched_in(&self, scope: usize) -> Routed {
+        let Some(scope) = self.app.scopes.get(scope) else {
+            return Routed::fixed(
+                error_response(StatusCode::NOT_FOUND, "not found", None),
+                None,
+            );
+        };
+        match &scope.fallback {
+            Some(fallback) => Routed {
+                route: Some(fallback.clone()),
+                captures: Captures::default(),
+                fixed: None,
+                scope: None,
+            },
+            None => Routed::fixed(
+                error_response(StatusCode::NOT_FOUND, "not found", None),
+                Some(scope.chain.clone()),
+            ),
+        }
+    }
+
     /// Starts sending a streaming body: wake-ups through this request's
     /// `Control`, the producer (if any) on the blocking pool. No length:
     /// the engine frames it chunked (HTTP/1.1) or to the close (HTTP/1.0).
@@ -433,19 +465,27 @@ impl AppHandler {
             return Routed::fixed(reply, None);
         }
         let Some(found) = self.app.router.at(request.path()) else {
-            return Routed::fixed(
-                error_response(StatusCode::NOT_FOUND, "not found", None),
-                None,
-            );
+            return self.unmatched(request.path());
         };
         let entry = found.value();
         match entry.find(request.method()) {
-            Found::Route(route) => Routed {
-                route: Some(route.clone()),
-                captures: found.captures(),
-                fixed: None,
-                scope: None,
-            },
+            Found::Route(route) => {
+                // A nested app keeps the paths under its prefix, even where
+                // an outer catch-all would match them.
+                if self.app.scopes.len() > 1 {
+                    let inner = self.app.scope_of(request.path());
+                    let route_prefix = self.app.scopes[route.scope].prefix.len();
+                    if inner != route.scope && self.app.scopes[inner].prefix.len() > route_prefix {
+                        return self.unmatched_in(inner);
+                    }
+                }
+                Routed {
+                    route: Some(route.clone()),
+                    captures: found.captures(),
+                    fixed: None,
+                    scope: None,
+                }
+            }
             Found::NotAllowed => {
                 let reply =
                     error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
