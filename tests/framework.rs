@@ -366,6 +366,47 @@ fn fallbacks_answer_unmatched_paths_in_their_scope_with_its_middleware() {
 }
 
 #[test]
+fn the_app_renders_every_error_answer_its_way() {
+    let app = App::new()
+        .get("/item", || "item")
+        .get("/secret", || StatusCode::FORBIDDEN)
+        .post("/json", |Json(v): Json<serde_json::Value>| Json(v))
+        .render_errors(|error: &turnstile::extract::Rejection| {
+            Response::text(format!(
+                "E{} {} [{}]",
+                error.status().as_u16(),
+                error.message(),
+                error.field().unwrap_or("")
+            ))
+        });
+    let c = client(app);
+    let not_allowed = c.request("DELETE", "/item").send();
+    assert_eq!(not_allowed.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(not_allowed.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(not_allowed.text(), "E405 method not allowed []");
+    assert_eq!(
+        not_allowed.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let forbidden = c.get("/secret");
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+    assert!(
+        forbidden.text().starts_with("E403 "),
+        "{}",
+        forbidden.text()
+    );
+    let bad = c
+        .request("POST", "/json")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send();
+    assert_eq!(
+        bad.text(),
+        "E415 expected Content-Type: application/json [content-type]"
+    );
+}
+
+#[test]
 fn a_root_catch_all_does_not_swallow_a_nested_scope() {
     let app = App::new()
         .get("/*rest", || "site")

@@ -13,9 +13,10 @@ use turnstile_core::{
 };
 
 use crate::engine::AppHandler;
-use crate::extract::RequestParts;
+use crate::extract::{Rejection, RequestParts};
 use crate::handler::{erase, Endpoint, HandlerFn};
 use crate::middleware::Middleware;
+use crate::reply::Response;
 use crate::router::{RouteError, Router};
 use turnstile_core::sync::ThreadPool;
 
@@ -48,6 +49,8 @@ pub struct App {
     nested: Vec<(String, App)>,
     /// Answers paths under this app that no route of it matches.
     fallback: Option<Target>,
+    /// Renders error answers (root app only).
+    render_errors: Option<ErrorRenderer>,
     body_limit: usize,
     blocking_threads: usize,
     blocking_queue: usize,
@@ -110,10 +113,47 @@ impl App {
             states: Vec::new(),
             nested: Vec::new(),
             fallback: None,
+            render_errors: None,
             body_limit: DEFAULT_BODY_LIMIT,
             blocking_threads: 16,
             blocking_queue: 1024,
         }
+    }
+
+    /// Renders every error answer (a failed extractor, `404`, `405`, `413`,
+    /// a timeout's `503`, a panic's `500`, a handler returning a bare
+    /// status) the app's way instead of the default JSON
+    /// `{"error": ..., "field": ...}`. The status and headers (such as
+    /// `Allow`) stay; the body and content type come from `render`.
+    /// Only the root app's renderer applies.
+    ///
+    /// ```
+    /// use turnstile::extract::{Query, Rejection};
+    /// use turnstile::{App, Response, StatusCode};
+    /// use turnstile::test::TestClient;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Page { page: u32 }
+    ///
+    /// let app = App::new()
+    ///     .get("/list", |Query(p): Query<Page>| format!("page {}", p.page))
+    ///     .render_errors(|error: &Rejection| {
+    ///         let field = error.field().unwrap_or("-");
+    ///         Response::html(format!("<p>{} ({field})</p>", error.message()))
+    ///     });
+    /// let client = TestClient::new(app).unwrap();
+    /// let bad = client.get("/list?page=x");
+    /// assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    /// assert!(bad.text().starts_with("<p>invalid query string"));
+    /// assert!(bad.text().ends_with("(page)</p>"));
+    /// assert_eq!(client.get("/nope").text(), "<p>not found (-)</p>");
+    /// ```
+    pub fn render_errors<F>(mut self, render: F) -> App
+    where
+        F: Fn(&Rejection) -> Response + Send + Sync + 'static,
+    {
+        self.render_errors = Some(Arc::new(render));
+        self
     }
 
     /// Answers requests for paths under this app that none of its routes
@@ -331,7 +371,7 @@ impl App {
 
     /// Compiles the route table and middleware chains into the handler
     /// factory a core [`Server`] runs.
-    pub fn into_factory(self) -> Result<AppFactory, BuildError> {
+    pub fn into_factory(mut self) -> Result<AppFactory, BuildError> {
         let pool = Arc::new(ThreadPool::named(
             "turnstile-blocking",
             self.blocking_threads,
@@ -339,6 +379,7 @@ impl App {
         ));
         let body_limit = self.body_limit;
         let global: Arc<[Arc<dyn Middleware>]> = self.middleware.clone().into();
+        let render_errors = self.render_errors.take();
         let mut flat = Vec::new();
         let mut states = Vec::new();
         let mut scopes = Vec::new();
@@ -433,6 +474,7 @@ impl App {
                 global,
                 body_limit,
                 scopes: compiled_scopes,
+                render_errors,
             }),
         })
     }
@@ -668,7 +710,11 @@ pub(crate) struct AppShared {
     pub(crate) body_limit: usize,
     /// The root app first, then nested apps in the order they were nested.
     pub(crate) scopes: Vec<CompiledScope>,
+    pub(crate) render_errors: Option<ErrorRenderer>,
 }
+
+/// Renders error answers the app's way.
+pub(crate) type ErrorRenderer = Arc<dyn Fn(&Rejection) -> Response + Send + Sync>;
 
 impl AppShared {
     /// The innermost scope whose prefix contains `path`.

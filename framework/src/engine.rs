@@ -19,10 +19,10 @@ use turnstile_core::{
 
 use crate::app::{AppShared, CompiledRoute, Found, RawContext, Target};
 use crate::defer::Completion;
-use crate::extract::{Extensions, RequestParts};
+use crate::extract::{Extensions, Rejection, RequestParts};
 use crate::middleware::Finished;
 use crate::middleware::{Before, Middleware};
-use crate::reply::{error_response, Body, Response, StreamBody};
+use crate::reply::{error_response, Body, IntoResponse, Response, StreamBody};
 use crate::router::Captures;
 use crate::stream::{Pull, Receiver};
 
@@ -581,6 +581,20 @@ impl Handler for AppHandler {
         let Some(reply) = self.reply.as_mut() else {
             return Next::remove();
         };
+        if let Some(error) = reply.error.take() {
+            if let Some(render) = &self.app.render_errors {
+                let mut rejection = Rejection::new(reply.status(), error.message);
+                if let Some(field) = error.field {
+                    rejection = rejection.with_field(field);
+                }
+                let rendered = catch_unwind(AssertUnwindSafe(|| render(&rejection)))
+                    .unwrap_or_else(|_| {
+                        log::error!("the app's error renderer panicked; answering its default");
+                        rejection.clone().into_response()
+                    });
+                reply.adopt_rendering(rendered);
+            }
+        }
         response.set_status(reply.status());
         let headers = response.headers_mut();
         if let Some(ct) = reply.content_type() {

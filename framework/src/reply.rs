@@ -41,6 +41,16 @@ pub struct Response {
     body: Body,
     /// The reply will come later through a `Defer`.
     pub(crate) deferred: bool,
+    /// What went wrong, for an error answer the app may render its own way
+    /// ([`App::render_errors`](crate::App::render_errors)).
+    pub(crate) error: Option<Box<ErrorInfo>>,
+}
+
+/// The message and field of an error answer.
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorInfo {
+    pub(crate) message: String,
+    pub(crate) field: Option<String>,
 }
 
 /// A response body: bytes in memory, or a stream fed while it is sent.
@@ -339,6 +349,14 @@ impl Response {
         std::mem::take(&mut self.body)
     }
 
+    /// Takes the body, content type and headers of `rendered` (an app's
+    /// rendering of this error answer), keeping this status and headers.
+    pub(crate) fn adopt_rendering(&mut self, rendered: Response) {
+        self.content_type = rendered.content_type;
+        self.body = rendered.body;
+        self.headers.append_all(&rendered.headers);
+    }
+
     /// A marker reply: the real one comes through a `Defer`.
     pub(crate) fn deferred() -> Response {
         Response {
@@ -376,6 +394,10 @@ pub(crate) fn error_response(status: StatusCode, message: &str, field: Option<&s
         status,
         content_type: Some(Cow::Borrowed(JSON)),
         body: Body::Owned(body),
+        error: Some(Box::new(ErrorInfo {
+            message: message.to_owned(),
+            field: field.map(str::to_owned),
+        })),
         ..Response::default()
     }
 }
