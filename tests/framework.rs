@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use turnstile::extract::{Form, Header, Path, Query, RequestHead, RequestParts, State};
+use turnstile::extract::{Form, Path, Query, RequestHead, RequestParts, State, TypedHeader};
 use turnstile::header::UserAgent;
 use turnstile::middleware::{Before, Cors, Middleware, RequestId, RequestIdMiddleware, Timeout};
 use turnstile::test::TestClient;
@@ -525,8 +525,8 @@ fn path_query_form_header_and_head_extractors() {
             format!("{:?} {:?}", p.limit, p.done)
         })
         .post("/login", |Form(l): Form<Login>| format!("hi {}", l.user))
-        .get("/ua", |ua: Option<Header<UserAgent>>| match ua {
-            Some(Header(UserAgent(ua))) => ua,
+        .get("/ua", |ua: Option<TypedHeader<UserAgent>>| match ua {
+            Some(TypedHeader(UserAgent(ua))) => ua,
             None => "none".into(),
         })
         .get("/head", |m: Method, head: RequestHead| {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-use turnstile::extract::{Header, Path, Query, Rejection, State};
+use turnstile::extract::{Path, Query, Rejection, State, TypedHeader};
 use turnstile::header::{EntityTag, IfNoneMatch};
 use turnstile::middleware::{Cors, Logger, RequestIdMiddleware};
 use turnstile::{
@@ -129,7 +129,7 @@ struct ListQuery {
 
 fn list(
     db: State<Db>,
-    known: Option<Header<IfNoneMatch>>,
+    known: Option<TypedHeader<IfNoneMatch>>,
     defer: Defer,
     Query(query): Query<ListQuery>,
 ) -> Result<Deferred, Response> {
@@ -153,7 +153,7 @@ fn list(
 fn show(
     db: State<Db>,
     Path(id): Path<i64>,
-    known: Option<Header<IfNoneMatch>>,
+    known: Option<TypedHeader<IfNoneMatch>>,
     defer: Defer,
 ) -> Deferred {
     let db = db.arc();
@@ -242,7 +242,7 @@ impl Asset {
         }
     }
 
-    fn serve(&'static self, known: Option<Header<IfNoneMatch>>) -> Response {
+    fn serve(&'static self, known: Option<TypedHeader<IfNoneMatch>>) -> Response {
         let tag = self
             .tag
             .get_or_init(|| etag_of(self.body.as_bytes()))
@@ -268,14 +268,14 @@ static SCRIPT: Asset = Asset::new(
 );
 static STYLE: Asset = Asset::new(include_str!("static/app.css"), "text/css; charset=utf-8");
 
-fn page(known: Option<Header<IfNoneMatch>>) -> Response {
+fn page(known: Option<TypedHeader<IfNoneMatch>>) -> Response {
     PAGE.serve(known)
 }
 
-fn script(known: Option<Header<IfNoneMatch>>) -> Response {
+fn script(known: Option<TypedHeader<IfNoneMatch>>) -> Response {
     SCRIPT.serve(known)
 }
 
-fn style(known: Option<Header<IfNoneMatch>>) -> Response {
+fn style(known: Option<TypedHeader<IfNoneMatch>>) -> Response {
     STYLE.serve(known)
 }

@@ -34,7 +34,7 @@
 //! |---|---|---|
 //! | [`Path<T>`] | route parameters (struct by name, tuple in order, or one value) | `400` |
 //! | [`Query<T>`] | the query string | `400` |
-//! | [`Header<H>`] | one typed header (`Option<Header<H>>` when optional) | `400` |
+//! | [`TypedHeader<H>`] | one typed header (`Option<TypedHeader<H>>` when optional) | `400` |
 //! | [`State<T>`] | state given to [`App::state`](crate::App::state) | `500` (not registered) |
 //! | [`Json<T>`] | a JSON body | `415` wrong type, `400` bad syntax, `422` wrong shape |
 //! | [`Form<T>`] | an urlencoded body | `415`, `422` |
@@ -49,7 +49,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use turnstile_core::header::{ContentType, Header as TypedHeader, Headers};
+use turnstile_core::header::{ContentType, Header, Headers};
 use turnstile_core::{Control, Method, Request, StatusCode};
 
 use crate::app::AppShared;
@@ -357,15 +357,16 @@ impl<T: DeserializeOwned> FromRequestParts for Query<T> {
     }
 }
 
-/// A typed header of the request, such as `Header<UserAgent>`. Use
-/// `Option<Header<H>>` when it may be absent.
+/// A typed header of the request, such as `TypedHeader<UserAgent>` (any
+/// type implementing the [`Header`](crate::header::Header) trait). Use
+/// `Option<TypedHeader<H>>` when it may be absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header<H>(pub H);
+pub struct TypedHeader<H>(pub H);
 
-impl<H: TypedHeader> FromRequestParts for Header<H> {
+impl<H: Header> FromRequestParts for TypedHeader<H> {
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
         match parts.request.headers().typed::<H>() {
-            Ok(Some(h)) => Ok(Header(h)),
+            Ok(Some(h)) => Ok(TypedHeader(h)),
             Ok(None) => Err(Rejection::new(
                 StatusCode::BAD_REQUEST,
                 format!("missing header {}", H::NAME),
