@@ -18,7 +18,7 @@ use turnstile::extract::Json;
 use turnstile::App;
 use turnstile_core::fuzzing::{self, HeadLimits};
 use turnstile_core::local::LocalConnection;
-use turnstile_core::Response;
+use turnstile_core::ResponseHead;
 
 mod github;
 
@@ -54,13 +54,13 @@ fn head_parsing(c: &mut Criterion) {
 
 fn head_serialization(c: &mut Criterion) {
     let mut group = c.benchmark_group("head_serialize");
-    let mut plain = Response::new();
+    let mut plain = ResponseHead::new();
     plain.set_content_length(13);
     plain
         .headers_mut()
         .set("content-type", "text/plain")
         .unwrap();
-    let mut rich = Response::new();
+    let mut rich = ResponseHead::new();
     rich.set_content_length(2048);
     for (name, value) in [
         ("content-type", "application/json"),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use turnstile_core::header::ContentLength;
 use turnstile_core::{
-    Control, Decoder, Encoder, Error, Handler, Method, Next, Request, Response, StatusCode,
+    Control, Decoder, Encoder, Error, Handler, Method, Next, Request, ResponseHead, StatusCode,
 };
 
 /// Longest wait `/delay` and `/timeout` accept, in milliseconds.
@@ -136,7 +136,7 @@ impl Handler for Echo {
         state.next()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         match &self.route {
             Route::Echo(state) => {
                 if let Some(length) = state.length {

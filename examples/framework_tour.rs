@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use turnstile::core::{Control, Encoder, Handler, Next, Request, Response as CoreResponse};
+use turnstile::core::{Control, Encoder, Handler, Next, Request, ResponseHead};
 use turnstile::extract::{Form, Path, Query, State};
 use turnstile::middleware::{Cors, Logger, RequestId, RequestIdMiddleware, Timeout};
 use turnstile::{App, Defer, Deferred, Json, Method, Response, RouteSettings, StatusCode};
@@ -160,7 +160,7 @@ impl Handler for Stream {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut CoreResponse) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         let _ = response
             .headers_mut()
             .set("content-type", "text/plain; charset=utf-8");

@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead};
 
 const BODY: &[u8] = b"Hello, World!";
 
@@ -23,7 +23,7 @@ impl Handler for Hello {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         response
             .headers_mut()
             .set("content-type", "text/plain")

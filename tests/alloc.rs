@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead, Server};
 
 struct Counting;
 
@@ -47,7 +47,7 @@ impl Handler for Hello {
     fn on_request(&mut self, _: Request) -> Next {
         Next::write()
     }
-    fn on_response(&mut self, res: &mut Response) -> Next {
+    fn on_response(&mut self, res: &mut ResponseHead) -> Next {
         res.headers_mut().set("content-type", "text/plain").unwrap();
         res.set_content_length(13);
         Next::write()

@@ -12,7 +12,7 @@ use turnstile::extract::{FromRequestParts, Rejection, RequestParts};
 use turnstile::middleware::{Before, Middleware};
 use turnstile::{App, Defer, IntoResponse};
 use turnstile_core::{
-    Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, Response, Server,
+    Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, ResponseHead, Server,
 };
 use turnstile_suite::program::{example_path, Program};
 use turnstile_suite::raw::{connect, exchange, ResponseReader};
@@ -49,7 +49,7 @@ impl Handler for Panicker {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         self.at("response");
         // The late panic comes once well over the write buffer's high-water
         // mark has gone out.
@@ -289,7 +289,7 @@ impl Handler for Slow {
         Next::wait()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         response.set_content_length(2);
         Next::write()
     }

@@ -173,9 +173,7 @@ fn extensions_from_middleware_reach_handlers() {
 #[test]
 fn raw_routes_keep_middleware_state_params_and_logging() {
     use std::io::Write as _;
-    use turnstile::core::{
-        Encoder, Handler, Next, Request as CoreRequest, Response as CoreResponse,
-    };
+    use turnstile::core::{Encoder, Handler, Next, Request as CoreRequest, ResponseHead};
     use turnstile::middleware::Finished;
 
     /// Writes its text; the head says 201.
@@ -184,7 +182,7 @@ fn raw_routes_keep_middleware_state_params_and_logging() {
         fn on_request(&mut self, _: CoreRequest) -> Next {
             Next::write()
         }
-        fn on_response(&mut self, res: &mut CoreResponse) -> Next {
+        fn on_response(&mut self, res: &mut ResponseHead) -> Next {
             res.set_status(StatusCode::CREATED);
             res.set_content_length(self.0.len() as u64);
             Next::write()

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
 use turnstile_core::server::{ListenAddr, Listener};
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead, Server};
 use turnstile_suite::program::{example_path, Announced, Program};
 use turnstile_suite::raw::{connect, ResponseReader};
 use turnstile_suite::tls::{tls_connect, TestCa};
@@ -29,7 +29,7 @@ impl Handler for WhoAmI {
         );
         Next::write()
     }
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         response.set_content_length(self.text.len() as u64);
         Next::write()
     }

@@ -11,7 +11,7 @@ mod checks;
 
 use checks::{answers, digest, digest_line, run_connection};
 use turnstile_core::fuzzing;
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead};
 
 #[derive(Debug, Clone)]
 enum Framing {
@@ -238,7 +238,7 @@ impl Handler for Writer {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         if self.declared {
             response.set_content_length(self.body.len() as u64);
         }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead, Server};
 use turnstile_suite::raw::{connect, exchange};
 
 const BODY: u64 = 16 * 1024 * 1024;
@@ -28,7 +28,7 @@ impl Handler for Stream {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         response.set_content_length(if self.big { BODY } else { 5 });
         Next::write()
     }

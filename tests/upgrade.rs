@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use turnstile::App;
 use turnstile_core::upgrade::{Protocol, Upgraded};
 use turnstile_core::{
-    Control, Error, Handler, Next, Request, Response, Server, ServerHandle, StatusCode,
+    Control, Error, Handler, Next, Request, ResponseHead, Server, ServerHandle, StatusCode,
 };
 use turnstile_suite::raw::connect;
 use turnstile_suite::tls::{tls_connect, TestCa};
@@ -123,7 +123,7 @@ impl Handler for Upgrader {
         }
         Next::write()
     }
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         if self.upgrade {
             response.set_status(StatusCode::SWITCHING_PROTOCOLS);
             response.headers_mut().set("upgrade", "echo").unwrap();

@@ -38,7 +38,7 @@ use crate::server::worker::Context;
 use crate::transport::Transport;
 use crate::upgrade::{self, Protocol};
 use crate::{
-    Control, Decoder, Encoder, Error, Handler, HandlerFactory, Method, Next, Outcome, Response,
+    Control, Decoder, Encoder, Error, Handler, HandlerFactory, Method, Next, Outcome, ResponseHead,
     StatusCode, Version,
 };
 
@@ -78,7 +78,7 @@ pub(crate) struct Conn<H> {
     /// Bytes of unread body still worth skipping to keep the connection; a
     /// chunked body has no length to judge up front.
     discard_budget: u64,
-    response: Response,
+    response: ResponseHead,
     trailers: Headers,
     /// When the current state started waiting; deadlines count from here.
     since: Instant,
@@ -194,7 +194,7 @@ impl<H: Handler> Conn<H> {
             served: 0,
             discard: None,
             discard_budget: 0,
-            response: Response::new(),
+            response: ResponseHead::new(),
             trailers: Headers::new(),
             since: now,
             deadline: None,
@@ -1003,7 +1003,13 @@ impl<H: Handler> Conn<H> {
 impl<H> Exchange<H> {
     /// Serializes the response head, which fixes the body's framing and
     /// whether the connection stays open.
-    fn write_head(&mut self, buf: &mut WriteBuf, response: &Response, no_body: bool, cx: &Context) {
+    fn write_head(
+        &mut self,
+        buf: &mut WriteBuf,
+        response: &ResponseHead,
+        no_body: bool,
+        cx: &Context,
+    ) {
         self.head_mark = buf.mark();
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             if !self.upgrade_offered {

@@ -146,7 +146,7 @@ pub fn decode_chunked(
 
 /// Serializes `response`'s head as the server would for a GET on a
 /// keep-alive HTTP/1.1 connection (for the head-serialization benchmark).
-pub fn write_head(out: &mut Vec<u8>, response: &crate::Response) {
+pub fn write_head(out: &mut Vec<u8>, response: &crate::ResponseHead) {
     static DATE: [u8; 29] = *b"Wed, 25 Nov 2026 12:00:00 GMT";
     let cx = crate::h1::encode::HeadContext {
         head_request: false,

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Control, Decoder, Encoder, Error, Request, Response};
+use crate::{Control, Decoder, Encoder, Error, Request, ResponseHead};
 
 /// A request's state machine. The engine calls it as events happen on the
 /// connection; each call returns a [`Next`] saying what the handler wants
@@ -24,7 +24,7 @@ use crate::{Control, Decoder, Encoder, Error, Request, Response};
 ///    tells the handler it is being dropped.
 ///
 /// ```
-/// use turnstile_core::{Decoder, Encoder, Handler, Next, Request, Response};
+/// use turnstile_core::{Decoder, Encoder, Handler, Next, Request, ResponseHead};
 /// use std::io::Write;
 ///
 /// struct Hello;
@@ -33,7 +33,7 @@ use crate::{Control, Decoder, Encoder, Error, Request, Response};
 ///     fn on_request(&mut self, _request: Request) -> Next {
 ///         Next::write()
 ///     }
-///     fn on_response(&mut self, response: &mut Response) -> Next {
+///     fn on_response(&mut self, response: &mut ResponseHead) -> Next {
 ///         response.set_content_length(13);
 ///         Next::write()
 ///     }
@@ -64,7 +64,7 @@ pub trait Handler {
 
     /// Fill in the response head. Return [`Next::write`] to write a body, or
     /// [`Next::end`] for a response without one.
-    fn on_response(&mut self, response: &mut Response) -> Next;
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next;
 
     /// The body can take more bytes. `WouldBlock` from `encoder` means the
     /// peer is not reading fast enough: return [`Next::write`] to be called
@@ -127,12 +127,12 @@ pub enum Outcome {
 /// `Clone + Send` to serve; closures `FnMut(Control) -> H` are factories.
 ///
 /// ```
-/// use turnstile_core::{Control, HandlerFactory, Next, Request, Response};
+/// use turnstile_core::{Control, HandlerFactory, Next, Request, ResponseHead};
 ///
 /// struct NoContent;
 /// impl turnstile_core::Handler for NoContent {
 ///     fn on_request(&mut self, _: Request) -> Next { Next::write() }
-///     fn on_response(&mut self, res: &mut Response) -> Next {
+///     fn on_response(&mut self, res: &mut ResponseHead) -> Next {
 ///         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
 ///         Next::end()
 ///     }
@@ -276,7 +276,7 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     fn on_request_readable(&mut self, decoder: &mut Decoder<'_>) -> Next {
         (**self).on_request_readable(decoder)
     }
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         (**self).on_response(response)
     }
     fn on_response_writable(&mut self, encoder: &mut Encoder<'_>) -> Next {

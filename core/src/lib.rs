@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use std::io::Write;
-//! use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+//! use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead, Server};
 //!
 //! struct Hello;
 //!
@@ -17,7 +17,7 @@
 //!     fn on_request(&mut self, _request: Request) -> Next {
 //!         Next::write()
 //!     }
-//!     fn on_response(&mut self, response: &mut Response) -> Next {
+//!     fn on_response(&mut self, response: &mut ResponseHead) -> Next {
 //!         response.set_content_length(13);
 //!         Next::write()
 //!     }
@@ -58,7 +58,7 @@
 //!   connection after `101 Switching Protocols`, on the same event loop.
 //! - `io` and `transport`: the I/O layer both connection roles share, over
 //!   TCP, Unix sockets, TLS or memory.
-//! - [`Request`], [`Response`], [`Method`], [`StatusCode`], [`Version`],
+//! - [`Request`], [`ResponseHead`], [`Method`], [`StatusCode`], [`Version`],
 //!   [`RequestTarget`]: the vocabulary of a message.
 
 #![deny(missing_docs)]
@@ -94,7 +94,7 @@ pub use h1::{Decoder, Encoder};
 pub use handler::{Handler, HandlerFactory, Next, Outcome};
 pub use method::{ExtensionMethod, InvalidMethod, Method};
 pub use request::Request;
-pub use response::Response;
+pub use response::ResponseHead;
 pub use server::{Server, ServerHandle};
 pub use status::StatusCode;
 pub use target::{RequestTarget, TargetForm};

@@ -4,12 +4,12 @@
 //!
 //! ```
 //! use turnstile_core::local::LocalConnection;
-//! use turnstile_core::{Control, Handler, Next, Request, Response};
+//! use turnstile_core::{Control, Handler, Next, Request, ResponseHead};
 //!
 //! struct NoContent;
 //! impl Handler for NoContent {
 //!     fn on_request(&mut self, _: Request) -> Next { Next::write() }
-//!     fn on_response(&mut self, res: &mut Response) -> Next {
+//!     fn on_response(&mut self, res: &mut ResponseHead) -> Next {
 //!         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
 //!         Next::end()
 //!     }

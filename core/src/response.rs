@@ -1,19 +1,23 @@
-//! The response head a handler fills in.
+//! [`ResponseHead`]: the status line and header fields of a response, as a
+//! server handler fills them in and as a client handler receives them.
 
-use crate::header::{ContentLength, Header, Headers};
-use crate::StatusCode;
+use crate::header::{ContentLength, Header, Headers, InvalidHeader};
+use crate::{StatusCode, Version};
 
-/// The response head: status and header fields. The engine adds `Date`,
-/// `Server` (when configured), the framing headers and `Connection` as
-/// needed; a handler sets the rest.
+/// A response head: status and header fields.
 ///
-/// Setting `Content-Length` makes the body that length; without it the body
-/// is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+/// A server [`Handler`](crate::Handler) fills one in
+/// [`on_response`](crate::Handler::on_response): the engine adds `Date`,
+/// `Server` (when configured), the framing headers and `Connection` as
+/// needed; the handler sets the rest. Setting a content length makes the
+/// body that length; without it the body is chunked (HTTP/1.1) or ends
+/// with the connection (HTTP/1.0). A client
+/// [`Handler`](crate::client::Handler) receives one as it arrived.
 ///
 /// ```
-/// use turnstile_core::{header::ContentType, Response, StatusCode};
+/// use turnstile_core::{header::ContentType, ResponseHead, StatusCode};
 ///
-/// let mut res = Response::new();
+/// let mut res = ResponseHead::new();
 /// res.set_status(StatusCode::CREATED);
 /// res.set_header(&ContentType::json());
 /// res.set_content_length(2);
@@ -21,18 +25,40 @@ use crate::StatusCode;
 /// assert_eq!(res.content_length(), Some(2));
 /// ```
 #[derive(Debug, Default, Clone)]
-pub struct Response {
+pub struct ResponseHead {
     status: StatusCode,
+    version: Version,
     headers: Headers,
     /// Set through `set_content_length`: kept as a number, so the head
     /// writer neither formats nor parses it twice.
     content_length: Option<u64>,
 }
 
-impl Response {
+impl ResponseHead {
     /// `200 OK` with no fields.
-    pub fn new() -> Response {
-        Response::default()
+    pub fn new() -> ResponseHead {
+        ResponseHead::default()
+    }
+
+    /// A head as a client received it.
+    pub(crate) fn received(status: StatusCode, version: Version, headers: Headers) -> ResponseHead {
+        ResponseHead {
+            status,
+            version,
+            headers,
+            content_length: None,
+        }
+    }
+
+    /// The protocol version: what the server spoke, for a received head;
+    /// HTTP/1.1 for one being written (the engine answers 1.1 always).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// A typed header: `Ok(None)` when absent.
+    pub fn header<H: Header>(&self) -> Result<Option<H>, InvalidHeader> {
+        self.headers.typed()
     }
 
     /// The status.

@@ -1,4 +1,4 @@
-//! Response status codes.
+//! ResponseHead status codes.
 
 use std::fmt;
 

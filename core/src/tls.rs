@@ -7,12 +7,12 @@
 //!
 //! ```no_run
 //! use turnstile_core::tls::TlsConfig;
-//! use turnstile_core::{Control, Next, Request, Response, Server};
+//! use turnstile_core::{Control, Next, Request, ResponseHead, Server};
 //!
 //! struct NoContent;
 //! impl turnstile_core::Handler for NoContent {
 //!     fn on_request(&mut self, _: Request) -> Next { Next::write() }
-//!     fn on_response(&mut self, res: &mut Response) -> Next {
+//!     fn on_response(&mut self, res: &mut ResponseHead) -> Next {
 //!         res.set_status(turnstile_core::StatusCode::NO_CONTENT);
 //!         Next::end()
 //!     }

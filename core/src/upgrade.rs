@@ -15,7 +15,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use turnstile_core::upgrade::{Protocol, Upgraded};
-//! use turnstile_core::{Control, Handler, Next, Request, Response, StatusCode};
+//! use turnstile_core::{Control, Handler, Next, Request, ResponseHead, StatusCode};
 //!
 //! /// Echoes every byte back, after an upgrade to "echo".
 //! struct Echo;
@@ -44,7 +44,7 @@
 //!     fn on_request(&mut self, request: Request) -> Next {
 //!         Next::write()
 //!     }
-//!     fn on_response(&mut self, response: &mut Response) -> Next {
+//!     fn on_response(&mut self, response: &mut ResponseHead) -> Next {
 //!         response.set_status(StatusCode::SWITCHING_PROTOCOLS);
 //!         let headers = response.headers_mut();
 //!         headers.set("upgrade", "echo").unwrap();

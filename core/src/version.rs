@@ -4,11 +4,12 @@ use std::fmt;
 
 /// The HTTP version of a message. Only HTTP/1.0 and HTTP/1.1 reach a handler;
 /// any other version is refused with `505` before that.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
     /// HTTP/1.0: close-delimited by default, keep-alive on request.
     Http10,
     /// HTTP/1.1: persistent by default, chunked bodies.
+    #[default]
     Http11,
 }
 

@@ -316,13 +316,13 @@ impl App {
     ///
     /// ```
     /// use turnstile::{App, RawContext};
-    /// use turnstile::core::{Encoder, Handler, Next, Request, Response};
+    /// use turnstile::core::{Encoder, Handler, Next, Request, ResponseHead};
     /// use std::io::Write;
     ///
     /// struct Greeting(String);
     /// impl Handler for Greeting {
     ///     fn on_request(&mut self, _: Request) -> Next { Next::write() }
-    ///     fn on_response(&mut self, res: &mut Response) -> Next {
+    ///     fn on_response(&mut self, res: &mut ResponseHead) -> Next {
     ///         res.set_content_length(self.0.len() as u64);
     ///         Next::write()
     ///     }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use turnstile_core::header::ContentLength;
 use turnstile_core::{
-    Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, Response as CoreResponse,
-    StatusCode, TargetForm,
+    Control, Decoder, Encoder, Error, Handler, Next, Outcome, Request, ResponseHead, StatusCode,
+    TargetForm,
 };
 
 use crate::app::{AppShared, CompiledRoute, Found, RawContext, Target};
@@ -359,7 +359,7 @@ impl AppHandler {
     /// Starts sending a streaming body: wake-ups through this request's
     /// `Control`, the producer (if any) on the blocking pool. No length:
     /// the engine frames it chunked (HTTP/1.1) or to the close (HTTP/1.0).
-    fn start_stream(&mut self, stream: StreamBody, response: &mut CoreResponse) -> Next {
+    fn start_stream(&mut self, stream: StreamBody, response: &mut ResponseHead) -> Next {
         let head = self
             .parts
             .as_ref()
@@ -394,7 +394,7 @@ impl AppHandler {
 
     /// A raw handler set its head: the `after` steps see and change it as
     /// they would a framework reply (CORS, request ids, ...).
-    fn after_raw(&mut self, head: &mut CoreResponse) {
+    fn after_raw(&mut self, head: &mut ResponseHead) {
         let chain = self
             .chain
             .clone()
@@ -542,7 +542,7 @@ impl Handler for AppHandler {
         }
     }
 
-    fn on_response(&mut self, response: &mut CoreResponse) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         match self.phase {
             Phase::Raw => {
                 let Some(raw) = &mut self.raw else {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use turnstile_core::fuzzing::{self, HeadLimits};
 use turnstile_core::local::LocalConnection;
 use turnstile_core::tls::TlsConfig;
-use turnstile_core::{Control, Decoder, Encoder, Handler, Next, Request, Response, StatusCode};
+use turnstile_core::{Control, Decoder, Encoder, Handler, Next, Request, ResponseHead, StatusCode};
 
 /// Splits the fuzzer's bytes into a list of piece lengths (from the first
 /// bytes) and the payload.
@@ -358,7 +358,7 @@ impl Handler for Digest {
         }
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         let sum = self
             .body
             .iter()

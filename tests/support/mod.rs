@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use turnstile_core::{
-    Control, Decoder, Encoder, Error, Handler, Method, Next, Request, Response, Server,
+    Control, Decoder, Encoder, Error, Handler, Method, Next, Request, ResponseHead, Server,
     ServerHandle, StatusCode,
 };
 
@@ -114,7 +114,7 @@ impl Handler for Probe {
         }
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         response.set_status(self.status);
         if let Some(t) = &self.trailer {
             response.headers_mut().set("x-got-trailer", t).unwrap();

@@ -530,7 +530,7 @@ impl ClientConn {
                 ) {
                     Ok(Some(parsed)) => {
                         self.io.read_buf.consume(parsed.len);
-                        let status = parsed.head.status;
+                        let status = parsed.head.status();
                         if status.is_informational() {
                             if status == crate::StatusCode::SWITCHING_PROTOCOLS {
                                 ex.keep_alive = false;

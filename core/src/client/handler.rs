@@ -1,8 +1,8 @@
 //! The client's handler: the mirror of the server's, with the request going
 //! out and the response coming in.
 
-use crate::header::{Header, Headers, InvalidHeader};
-use crate::{Decoder, Encoder, Error, Method, Next, Outcome, StatusCode, Version};
+use crate::header::{Header, Headers};
+use crate::{Decoder, Encoder, Error, Method, Next, Outcome, ResponseHead};
 
 /// One request's state machine on the client side.
 ///
@@ -128,35 +128,5 @@ impl RequestHead {
     pub fn set_content_length(&mut self, length: u64) {
         self.headers
             .set_typed(&crate::header::ContentLength(length));
-    }
-}
-
-/// A response head as received.
-#[derive(Debug, Clone)]
-pub struct ResponseHead {
-    pub(crate) status: StatusCode,
-    pub(crate) version: Version,
-    pub(crate) headers: Headers,
-}
-
-impl ResponseHead {
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The protocol version the server spoke.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The header fields.
-    pub fn headers(&self) -> &Headers {
-        &self.headers
-    }
-
-    /// A typed header: `Ok(None)` when absent.
-    pub fn header<H: Header>(&self) -> Result<Option<H>, InvalidHeader> {
-        self.headers.typed()
     }
 }

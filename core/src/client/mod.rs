@@ -47,7 +47,8 @@ use crate::transport::{Socket, TlsStream, Transport};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-pub use handler::{Handler, RequestHead, ResponseHead};
+pub use crate::ResponseHead;
+pub use handler::{Handler, RequestHead};
 pub use url::{InvalidUrl, Url};
 
 use crate::control::{ConnShared, LoopShared, Wakeup};

@@ -9,7 +9,7 @@ use std::io::{self, Write as _};
 use crate::header::common::parse_content_length;
 use crate::header::ListItems;
 use crate::io::Io;
-use crate::{Response, StatusCode, Version};
+use crate::{ResponseHead, StatusCode, Version};
 
 /// How the response body is framed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,11 @@ pub(crate) struct HeadOutcome {
 }
 
 /// Appends the response head to `out` and decides the body framing.
-pub(crate) fn write_head(out: &mut Vec<u8>, res: &Response, cx: &HeadContext<'_>) -> HeadOutcome {
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    res: &ResponseHead,
+    cx: &HeadContext<'_>,
+) -> HeadOutcome {
     let status = res.status();
     let mut content_length: Option<u64> = res.content_length_set();
     let mut bad_length = false;
@@ -378,7 +382,7 @@ mod tests {
         }
     }
 
-    fn head(res: &Response, cx: &HeadContext<'_>) -> (String, HeadOutcome) {
+    fn head(res: &ResponseHead, cx: &HeadContext<'_>) -> (String, HeadOutcome) {
         let mut out = Vec::new();
         let outcome = write_head(&mut out, res, cx);
         (String::from_utf8(out).unwrap(), outcome)
@@ -386,7 +390,7 @@ mod tests {
 
     #[test]
     fn content_length_when_set() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.set_content_length(13);
         let (text, o) = head(&res, &cx(Version::Http11, false, false));
         assert_eq!(
@@ -399,7 +403,7 @@ mod tests {
 
     #[test]
     fn chunked_on_11_close_delimited_on_10() {
-        let res = Response::new();
+        let res = ResponseHead::new();
         let (text, o) = head(&res, &cx(Version::Http11, false, false));
         assert!(text.contains("transfer-encoding: chunked\r\n"));
         assert_eq!(o.encoder, BodyEncoder::Chunked);
@@ -411,7 +415,7 @@ mod tests {
 
     #[test]
     fn keep_alive_on_10_with_length() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.set_content_length(2);
         let (text, o) = head(&res, &cx(Version::Http10, false, false));
         assert!(text.contains("connection: keep-alive\r\n"));
@@ -420,19 +424,19 @@ mod tests {
 
     #[test]
     fn head_requests_keep_the_get_headers_but_no_body() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.set_content_length(13);
         let (text, o) = head(&res, &cx(Version::Http11, true, false));
         assert!(text.contains("content-length: 13\r\n"));
         assert_eq!(o.encoder, BodyEncoder::Discard);
-        let (text, o) = head(&Response::new(), &cx(Version::Http11, true, false));
+        let (text, o) = head(&ResponseHead::new(), &cx(Version::Http11, true, false));
         assert!(text.contains("transfer-encoding: chunked\r\n"));
         assert_eq!(o.encoder, BodyEncoder::Discard);
     }
 
     #[test]
     fn no_body_statuses_drop_framing() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.set_status(StatusCode::NO_CONTENT);
         res.set_content_length(5);
         let (text, o) = head(&res, &cx(Version::Http11, false, false));
@@ -446,14 +450,14 @@ mod tests {
 
     #[test]
     fn end_without_length_is_empty_body() {
-        let (text, o) = head(&Response::new(), &cx(Version::Http11, false, true));
+        let (text, o) = head(&ResponseHead::new(), &cx(Version::Http11, false, true));
         assert!(text.contains("content-length: 0\r\n"));
         assert_eq!(o.encoder, BodyEncoder::Length(0));
     }
 
     #[test]
     fn handler_connection_close_and_te() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.headers_mut().set("Connection", "close").unwrap();
         res.set_header(&TransferEncoding::chunked());
         res.set_header(&ContentLength(3));
@@ -478,7 +482,7 @@ mod tests {
 
     #[test]
     fn a_length_set_twice_differently_is_dropped() {
-        let mut res = Response::new();
+        let mut res = ResponseHead::new();
         res.set_content_length(3);
         res.headers_mut().append("content-length", "4").unwrap();
         let (text, o) = head(&res, &cx(Version::Http11, false, false));

@@ -1,10 +1,10 @@
 //! Response heads, for the client: from bytes to a head plus the framing
 //! of the body that follows, refusing ambiguous shapes.
 
-use crate::client::ResponseHead;
 use crate::header::common::parse_content_length;
 use crate::header::typed::trim;
 use crate::header::{Headers, ListItems};
+use crate::ResponseHead;
 use crate::{StatusCode, Version};
 
 /// How the response body is framed.
@@ -134,11 +134,7 @@ fn parse_with<'b>(
             Version::Http10 => keep_alive_token && !close,
         };
     Ok(Some(ParsedResponse {
-        head: ResponseHead {
-            status,
-            version,
-            headers: fields,
-        },
+        head: ResponseHead::received(status, version, fields),
         framing,
         keep_alive,
         len,

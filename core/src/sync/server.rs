@@ -23,7 +23,7 @@ use super::pool::ThreadPool;
 use crate::header::{Header, Headers};
 use crate::{
     Control, Decoder, Encoder, Error, HandlerFactory, Next, Outcome, Request as Head,
-    Response as CoreResponse, ServerHandle, StatusCode,
+    ResponseHead as CoreResponse, ServerHandle, StatusCode,
 };
 
 /// What a blocking handler does with one request.

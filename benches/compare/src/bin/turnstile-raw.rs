@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use turnstile_core::{Control, Encoder, Handler, Next, Request, Response, Server};
+use turnstile_core::{Control, Encoder, Handler, Next, Request, ResponseHead, Server};
 
 enum Route {
     Plain,
@@ -20,7 +20,7 @@ impl Handler for Bench {
         Next::write()
     }
 
-    fn on_response(&mut self, response: &mut Response) -> Next {
+    fn on_response(&mut self, response: &mut ResponseHead) -> Next {
         let headers = response.headers_mut();
         match self.route {
             Route::Plain => {
