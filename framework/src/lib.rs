@@ -83,7 +83,7 @@ pub use engine::AppHandler;
 pub use handler::HandlerFn;
 pub use reply::{Html, IntoResponse, Json, Redirect, Response};
 pub use turnstile_core::{header, Method, StatusCode};
-pub use turnstile_macros::{delete, get, head, options, patch, post, put, route, routes};
+pub use turnstile_macros::{delete, get, handler, head, options, patch, post, put, route, routes};
 
 /// The engine underneath, for raw routes and server settings.
 pub use turnstile_core as core;

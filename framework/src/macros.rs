@@ -45,7 +45,22 @@
 //! names for one parameter position) are still refused when the app is
 //! built, naming both routes.
 
+use crate::extract::{FromRequest, FromRequestParts};
+use crate::reply::IntoResponse;
 use crate::App;
+
+/// Compile-time check the route attributes and `#[handler]` emit for each
+/// argument but the last, spanned on its type.
+#[doc(hidden)]
+pub const fn head_extractor<T: FromRequestParts>() {}
+
+/// The check for a handler's last argument (it may read the body).
+#[doc(hidden)]
+pub const fn last_extractor<M, T: FromRequest<M>>() {}
+
+/// The check for a handler's return type.
+#[doc(hidden)]
+pub const fn reply<T: IntoResponse>() {}
 
 /// A route made by a route attribute: the function's hidden twin type.
 pub trait Route {

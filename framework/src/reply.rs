@@ -403,6 +403,11 @@ pub(crate) fn error_response(status: StatusCode, message: &str, field: Option<&s
 }
 
 /// Anything a handler may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reply",
+    label = "not a reply",
+    note = "a handler returns something that implements `IntoResponse`: &'static str, String, Vec<u8>, Json<T>, Html<T>, Redirect, Response, StatusCode, (StatusCode, T), Option<T>, Result<T, E> (both sides replies), Deferred, or a type of your own"
+)]
 pub trait IntoResponse {
     /// The response it stands for.
     fn into_response(self) -> Response;

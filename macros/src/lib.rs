@@ -264,8 +264,11 @@ fn expand(
     let name = &function.sig.ident;
     let vis = &function.vis;
     let settings = settings.expr();
+    let checks = handler_checks(&function);
     Ok(quote! {
         #function
+
+        #checks
 
         #[allow(non_camel_case_types)]
         #[doc(hidden)]
@@ -285,6 +288,72 @@ fn expand(
             }
         }
     })
+}
+
+/// `#[handler]`: checks a plain function is a handler, with each error on
+/// the argument or return type at fault (an argument that is not an
+/// extractor, a body extractor that is not last, a return type that is not
+/// a reply), instead of one message about the whole function at the route
+/// that uses it. The route attributes run the same checks.
+///
+/// ```ignore
+/// #[turnstile::handler]
+/// fn create(db: State<Db>, Json(new): Json<NewUser>) -> (StatusCode, Json<User>) { ... }
+/// ```
+#[proc_macro_attribute]
+pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    if !attr.is_empty() {
+        let error = syn::Error::new(
+            TokenStream2::from(attr).span(),
+            "#[handler] takes no arguments",
+        )
+        .into_compile_error();
+        return quote!(#error #function).into();
+    }
+    let checks = handler_checks(&function);
+    quote!(#function #checks).into()
+}
+
+/// One compile-time check per argument and for the return type, each
+/// spanned on the user's type, so the trait error lands there.
+fn handler_checks(function: &ItemFn) -> TokenStream2 {
+    // Generic handlers name types the check could not; the route's own
+    // bound still checks them.
+    if !function.sig.generics.params.is_empty() {
+        return TokenStream2::new();
+    }
+    let types: Vec<&syn::Type> = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(arg) => Some(&*arg.ty),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let mut checks = Vec::new();
+    for (i, ty) in types.iter().enumerate() {
+        let check = if i + 1 == types.len() {
+            quote_spanned!(ty.span()=> ::turnstile::macros::last_extractor::<_, #ty>();)
+        } else {
+            quote_spanned!(ty.span()=> ::turnstile::macros::head_extractor::<#ty>();)
+        };
+        checks.push(check);
+    }
+    if let syn::ReturnType::Type(_, ty) = &function.sig.output {
+        if !matches!(**ty, syn::Type::ImplTrait(_)) {
+            checks.push(quote_spanned!(ty.span()=> ::turnstile::macros::reply::<#ty>();));
+        }
+    }
+    if checks.is_empty() {
+        return TokenStream2::new();
+    }
+    quote! {
+        const _: () = {
+            #(#checks)*
+        };
+    }
 }
 
 /// Types a `Path<T>` reads from exactly one parameter.

@@ -226,6 +226,12 @@ impl IntoResponse for Rejection {
 }
 
 /// A value taken from the request head.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an extractor that reads the request head",
+    label = "not an extractor",
+    note = "every handler argument but the last implements `FromRequestParts`: Path, Query, TypedHeader, State, Extension, Method, RequestHead, Defer, Option<T>, Result<T, Rejection>, or a type of your own",
+    note = "a body extractor (Json, Form, String, Vec<u8>) can only be the last argument"
+)]
 pub trait FromRequestParts: Sized {
     /// Extracts it, or says why not.
     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection>;
@@ -263,6 +269,11 @@ pub mod marker {
 
 /// A value taken from the whole request, body included; only the last
 /// argument of a handler may be one. Every [`FromRequestParts`] is one too.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an extractor",
+    label = "not an extractor",
+    note = "a handler's last argument reads the body (Json, Form, String, Vec<u8>) or the head (any `FromRequestParts`: Path, Query, State, ...)"
+)]
 pub trait FromRequest<M = marker::ViaBody>: Sized {
     /// Whether the body must be read first.
     const NEEDS_BODY: bool;

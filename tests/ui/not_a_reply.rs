@@ -1,0 +1,10 @@
+use turnstile::handler;
+
+struct Report;
+
+#[handler]
+fn report() -> Report {
+    Report
+}
+
+fn main() {}
