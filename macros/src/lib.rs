@@ -39,49 +39,90 @@ const METHODS: &[(&str, &str)] = &[
     ("CONNECT", "Connect"),
 ];
 
-/// `#[get("/path")]`: a `GET` (and so `HEAD`) route.
+/// The settings every route attribute takes after its path, for its
+/// rustdoc page.
+macro_rules! settings_doc {
+    () => {
+        r#"
+
+# Path
+
+A pattern as `App::route_with` takes it, checked at compile time: static
+segments, `:name` parameters, `{name:regex}` constrained ones, and a final
+`*rest` catch-all. A `Path<T>` argument must fit the pattern's parameters
+(a tuple with one element per parameter, or one scalar for one).
+
+# Settings
+
+After the path, in any order, each at most once but `wrap`:
+
+- `body_limit = <bytes>`: the most body bytes the handler may read
+  (default: the app's, 1 MiB); more is answered `413`.
+- `timeout_ms = <ms>`: how long the route may wait for a deferred answer
+  or its body; then `503`.
+- `wrap = <middleware>`: middleware around this route only (repeatable,
+  runs inside the app's middleware, in the order written).
+
+```ignore
+#[post("/upload", body_limit = 16 * 1024 * 1024, timeout_ms = 30_000, wrap = Logger)]
+fn upload(body: Vec<u8>) -> String { body.len().to_string() }
+```
+
+# Checks
+
+Besides the path, each argument and the return type are checked, the
+error on the type at fault: an argument that is not an extractor, a body
+extractor that is not last, a return type that is not a reply.
+
+The function stays a plain function; `routes![f, g]` mounts it with
+`App::mount`.
+"#
+    };
+}
+
+#[doc = concat!("`#[get(\"/path\")]`: a `GET` route (which answers `HEAD` too).", settings_doc!())]
 #[proc_macro_attribute]
 pub fn get(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("GET", attr, item)
 }
 
-/// `#[post("/path")]`: a `POST` route.
+#[doc = concat!("`#[post(\"/path\")]`: a `POST` route.", settings_doc!())]
 #[proc_macro_attribute]
 pub fn post(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("POST", attr, item)
 }
 
-/// `#[put("/path")]`: a `PUT` route.
+#[doc = concat!("`#[put(\"/path\")]`: a `PUT` route.", settings_doc!())]
 #[proc_macro_attribute]
 pub fn put(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("PUT", attr, item)
 }
 
-/// `#[patch("/path")]`: a `PATCH` route.
+#[doc = concat!("`#[patch(\"/path\")]`: a `PATCH` route.", settings_doc!())]
 #[proc_macro_attribute]
 pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("PATCH", attr, item)
 }
 
-/// `#[delete("/path")]`: a `DELETE` route.
+#[doc = concat!("`#[delete(\"/path\")]`: a `DELETE` route.", settings_doc!())]
 #[proc_macro_attribute]
 pub fn delete(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("DELETE", attr, item)
 }
 
-/// `#[head("/path")]`: a `HEAD` route of its own.
+#[doc = concat!("`#[head(\"/path\")]`: a `HEAD` route of its own (a `GET` route answers `HEAD` already).", settings_doc!())]
 #[proc_macro_attribute]
 pub fn head(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("HEAD", attr, item)
 }
 
-/// `#[options("/path")]`: an `OPTIONS` route of its own.
+#[doc = concat!("`#[options(\"/path\")]`: an `OPTIONS` route of its own (the app answers `OPTIONS` with `Allow` already).", settings_doc!())]
 #[proc_macro_attribute]
 pub fn options(attr: TokenStream, item: TokenStream) -> TokenStream {
     with_method("OPTIONS", attr, item)
 }
 
-/// `#[route(GET, POST, path = "/path")]`: several methods on one route.
+#[doc = concat!("`#[route(GET, POST, path = \"/path\")]`: several methods on one route (the methods first, then `path = `).", settings_doc!())]
 #[proc_macro_attribute]
 pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(attr as RouteArgs);

@@ -39,8 +39,84 @@
 //! | [`Json<T>`] | a JSON body | `415` wrong type, `400` bad syntax, `422` wrong shape |
 //! | [`Form<T>`] | an urlencoded body | `415`, `422` |
 //! | `Vec<u8>`, `String` | the raw body | `400` (not UTF-8, for `String`) |
+//! | [`Extension<T>`] | what a `before` middleware attached | `500` (not attached) |
 //! | `Method`, [`RequestHead`] | the request head | never |
 //! | [`Defer`](crate::Defer) | the means to answer later | never |
+//! | `Option<T>`, `Result<T, Rejection>` | `T`, without failing the request | never |
+//!
+//! A `State<T>` the app was never given is refused when the app is built,
+//! naming the route and the type. `App::render_errors` renders failures
+//! (and every other error answer) your way instead of the JSON above.
+//!
+//! # Writing an extractor
+//!
+//! An extractor is a type that implements [`FromRequestParts`] (it reads
+//! the head) or [`FromRequest`] (it reads the body; only the last argument
+//! may). Refuse with a [`Rejection`]: a status, a message, and the field
+//! at fault, and the client gets the same precise answer as from the
+//! built-in ones.
+//!
+//! ```
+//! use turnstile::extract::{FromRequest, FromRequestParts, Rejection, RequestParts};
+//! use turnstile::test::TestClient;
+//! use turnstile::{App, StatusCode};
+//!
+//! /// The caller, from a bearer token.
+//! struct User(String);
+//!
+//! impl FromRequestParts for User {
+//!     fn from_request_parts(parts: &mut RequestParts) -> Result<Self, Rejection> {
+//!         let header = parts.request().headers().get("authorization");
+//!         match header.and_then(|h| h.strip_prefix("Bearer ")) {
+//!             Some(token) if !token.is_empty() => Ok(User(token.to_owned())),
+//!             _ => Err(Rejection::new(StatusCode::UNAUTHORIZED, "a bearer token is required")
+//!                 .with_field("authorization")),
+//!         }
+//!     }
+//! }
+//!
+//! /// A body of comma-separated numbers.
+//! struct Numbers(Vec<i64>);
+//!
+//! impl FromRequest for Numbers {
+//!     // Ask the engine for the body (up to the route's body limit).
+//!     const NEEDS_BODY: bool = true;
+//!
+//!     fn from_request(_: &mut RequestParts, body: Vec<u8>) -> Result<Self, Rejection> {
+//!         let text = String::from_utf8(body)
+//!             .map_err(|_| Rejection::new(StatusCode::BAD_REQUEST, "not UTF-8").with_field("body"))?;
+//!         text.split(',')
+//!             .map(|n| n.trim().parse::<i64>())
+//!             .collect::<Result<Vec<_>, _>>()
+//!             .map(Numbers)
+//!             .map_err(|e| Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).with_field("body"))
+//!     }
+//! }
+//!
+//! fn sum(User(name): User, Numbers(numbers): Numbers) -> String {
+//!     format!("{name}: {}", numbers.iter().sum::<i64>())
+//! }
+//!
+//! let client = TestClient::new(App::new().post("/sum", sum)).unwrap();
+//! let ok = client.request("POST", "/sum").header("authorization", "Bearer ada").body("1, 2, 3").send();
+//! assert_eq!(ok.text(), "ada: 6");
+//! let anonymous = client.post("/sum", "1");
+//! assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+//! assert!(anonymous.text().contains(r#""field":"authorization""#));
+//! ```
+//!
+//! Rules worth knowing:
+//!
+//! - An extractor runs once per request, in argument order; the first that
+//!   fails answers, and later ones do not run.
+//! - [`RequestParts`] gives the head, route parameters, state, extensions
+//!   and the request's `Control`; keep extraction quick (it runs on the
+//!   event loop) and leave slow work to the handler and
+//!   [`Defer::spawn`](crate::Defer::spawn).
+//! - What the extractor needs from the app can be checked when it is built:
+//!   implement [`FromRequestParts::requirements`] (as `State<T>` does).
+//! - Use `Option<YourExtractor>` for "if present": its failures become
+//!   `None`.
 
 mod path;
 
