@@ -62,6 +62,7 @@
 //!   [`RequestTarget`]: the vocabulary of a message.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 mod buffer;
 pub mod client;

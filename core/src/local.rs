@@ -258,3 +258,9 @@ fn memory<H: crate::Handler>(conn: &mut Conn<H>) -> &mut MemoryTransport {
         .memory()
         .expect("a local connection runs over memory")
 }
+
+impl<F: HandlerFactory> std::fmt::Debug for LocalConnection<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalConnection").finish_non_exhaustive()
+    }
+}

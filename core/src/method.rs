@@ -144,6 +144,12 @@ impl fmt::Display for InvalidMethod {
 
 impl std::error::Error for InvalidMethod {}
 
+impl std::fmt::Debug for ExtensionMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtensionMethod").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

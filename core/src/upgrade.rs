@@ -184,3 +184,9 @@ impl io::Write for Upgraded<'_> {
         }
     }
 }
+
+impl<'a> std::fmt::Debug for Upgraded<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgraded").finish_non_exhaustive()
+    }
+}

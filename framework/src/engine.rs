@@ -718,3 +718,9 @@ impl Handler for AppHandler {
         self.raw.as_mut().and_then(|raw| raw.on_upgrade())
     }
 }
+
+impl std::fmt::Debug for AppHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppHandler").finish_non_exhaustive()
+    }
+}

@@ -64,6 +64,7 @@
 //! the worker goes on serving.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 mod app;
 mod defer;

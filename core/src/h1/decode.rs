@@ -421,6 +421,12 @@ impl Decoder<'_> {
     }
 }
 
+impl<'a> std::fmt::Debug for Decoder<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,6 +364,12 @@ impl io::Write for Encoder<'_> {
     }
 }
 
+impl<'a> std::fmt::Debug for Encoder<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

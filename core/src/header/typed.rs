@@ -173,3 +173,9 @@ pub(crate) fn single<'a, I: Iterator<Item = &'a [u8]>>(
     }
     std::str::from_utf8(trim(first)).map_err(|_| InvalidHeader::new(name, "not valid UTF-8"))
 }
+
+impl<'a, I> std::fmt::Debug for ListItems<'a, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListItems").finish_non_exhaustive()
+    }
+}

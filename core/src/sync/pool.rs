@@ -104,3 +104,9 @@ fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
         }
     }
 }
+
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPool").finish_non_exhaustive()
+    }
+}

@@ -338,8 +338,10 @@ impl Requirements {
 /// Markers telling the two kinds of [`FromRequest`] apart.
 pub mod marker {
     /// Extracted from the head.
+    #[derive(Debug)]
     pub enum ViaParts {}
     /// Extracted from the body.
+    #[derive(Debug)]
     pub enum ViaBody {}
 }
 
@@ -675,6 +677,24 @@ impl FromRequest for String {
         String::from_utf8(body).map_err(|_| {
             Rejection::new(StatusCode::BAD_REQUEST, "body is not valid UTF-8").with_field("body")
         })
+    }
+}
+
+impl<T> std::fmt::Debug for State<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extensions").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RequestParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestParts").finish_non_exhaustive()
     }
 }
 

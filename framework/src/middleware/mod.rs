@@ -96,3 +96,9 @@ pub struct Finished {
     /// Whether the whole response went out (false: cut short).
     pub complete: bool,
 }
+
+impl std::fmt::Debug for Before {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Before").finish_non_exhaustive()
+    }
+}

@@ -241,6 +241,18 @@ pub(crate) fn param_names(pattern: &str) -> Result<Vec<std::sync::Arc<str>>, Rou
         .collect())
 }
 
+impl<'r, 'p, T> std::fmt::Debug for Match<'r, 'p, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Match").finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for Router<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
