@@ -87,9 +87,7 @@ fn method_rules_405_head_and_options() {
 #[test]
 fn build_errors_name_the_routes() {
     let conflicting = App::new().get("/a/:id", || "").get("/a/:name/b", || "");
-    let err = TestClient::new(conflicting)
-        .err()
-        .expect("conflict refused");
+    let err = TestClient::new(conflicting).expect_err("conflict refused");
     let text = err.to_string();
     assert!(
         text.contains("/a/:name/b") && text.contains("/a/:id"),
@@ -122,9 +120,7 @@ fn a_state_nobody_gave_is_a_build_error_naming_the_type_and_route() {
     let missing = App::new()
         .get("/db", reads_db)
         .get("/cache/:id", reads_cache);
-    let err = TestClient::new(missing)
-        .err()
-        .expect("missing state refused");
+    let err = TestClient::new(missing).expect_err("missing state refused");
     let text = err.to_string();
     assert_eq!(err.errors().len(), 2, "{text}");
     assert!(text.contains("\"/db\"") && text.contains("State<framework::a_state_nobody_gave_is_a_build_error_naming_the_type_and_route::Db>"), "{text}");
