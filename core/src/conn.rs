@@ -31,10 +31,10 @@ use crate::control::ConnShared;
 use crate::h1::decode::BodyDecoder;
 use crate::h1::encode::{self, BodyEncoder, HeadContext};
 use crate::h1::parse::BodyFraming;
-use crate::handler::Interest;
 use crate::header::Headers;
 use crate::io::Io;
-use crate::server::worker::Context;
+use crate::next::Interest;
+use crate::server::context::Context;
 use crate::transport::Transport;
 use crate::upgrade::{self, Protocol};
 use crate::{

@@ -22,7 +22,7 @@
 //! assert!(conn.output().starts_with(b"HTTP/1.1 204 No Content\r\n"));
 //! ```
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,51 +31,11 @@ use mio::{Events, Poll, Token};
 
 use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
-use crate::server::worker::Context;
-use crate::server::Config;
+use crate::memory::MemoryTransport;
+use crate::server::config::Config;
+use crate::server::context::Context;
 use crate::transport::{Socket, TlsStream, Transport};
 use crate::HandlerFactory;
-
-/// A byte pipe standing in for a socket: what the caller sends is read by
-/// the connection; what the connection writes collects in `output`.
-#[derive(Debug, Default)]
-pub(crate) struct MemoryTransport {
-    input: Vec<u8>,
-    read_pos: usize,
-    input_closed: bool,
-    output: Vec<u8>,
-}
-
-impl Read for MemoryTransport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = &self.input[self.read_pos..];
-        if available.is_empty() {
-            if self.input_closed {
-                return Ok(0);
-            }
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.read_pos += n;
-        if self.read_pos == self.input.len() {
-            self.input.clear();
-            self.read_pos = 0;
-        }
-        Ok(n)
-    }
-}
-
-impl Write for MemoryTransport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 const WAKER: Token = Token(0);
 

@@ -21,7 +21,7 @@ use mio::net::TcpStream;
 #[cfg(unix)]
 use mio::net::UnixStream;
 
-use crate::local::MemoryTransport;
+use crate::memory::MemoryTransport;
 
 /// The byte stream under a connection.
 pub(crate) enum Transport {

@@ -18,9 +18,9 @@ use crate::control::ConnShared;
 use crate::h1::decode::BodyDecoder;
 use crate::h1::encode::BodyEncoder;
 use crate::h1::response::{parse_response, ResponseFraming};
-use crate::handler::Interest;
 use crate::header::Headers;
 use crate::io::Io;
+use crate::next::Interest;
 use crate::transport::Transport;
 use crate::{Decoder, Encoder, Error, Method, Next, Outcome};
 

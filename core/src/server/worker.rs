@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use super::config::{Config, StopSignal};
+use super::context::Context;
 use super::listener::WorkerListener;
 use super::timer::Timers;
-use super::{Config, StopSignal};
 use crate::conn::{Conn, Flow};
 use crate::control::{ConnShared, LoopShared, Wakeup};
-use crate::h1::date::DateCache;
 use crate::transport::Transport;
 use crate::HandlerFactory;
 
@@ -32,32 +32,6 @@ fn listener_index(token: Token) -> Option<usize> {
 
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// What every connection of this worker may use during a turn.
-pub(crate) struct Context {
-    pub(crate) config: Arc<Config>,
-    /// The time the loop woke, for every deadline set in this turn.
-    pub(crate) now: Instant,
-    pub(crate) date: DateCache,
-    pub(crate) read_pool: Vec<Vec<u8>>,
-    pub(crate) write_pool: Vec<Vec<u8>>,
-    pub(crate) next_exchange: u64,
-    pub(crate) shutting_down: bool,
-}
-
-impl Context {
-    pub(crate) fn new(config: Arc<Config>, now: Instant) -> Context {
-        Context {
-            config,
-            now,
-            date: DateCache::new(now),
-            read_pool: Vec::new(),
-            write_pool: Vec::new(),
-            next_exchange: 0,
-            shutting_down: false,
-        }
-    }
-}
 
 pub(crate) struct Worker<F: HandlerFactory> {
     poll: Poll,
