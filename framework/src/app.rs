@@ -13,11 +13,14 @@ use turnstile_core::{
 };
 
 use crate::engine::AppHandler;
-use crate::extract::{Rejection, RequestParts};
-use crate::handler::{erase, Endpoint, HandlerFn};
+use crate::extract::Rejection;
+use crate::handler::{erase, HandlerFn};
 use crate::middleware::Middleware;
+use crate::raw::{RawContext, RawRoute, RawWith};
 use crate::reply::Response;
 use crate::router::{RouteError, Router};
+use crate::state::AppState;
+use crate::table::{AppShared, CompiledRoute, CompiledScope, ErrorRenderer, MethodTable, Target};
 use turnstile_core::sync::ThreadPool;
 
 /// Default most bytes of a request body a handler may read.
@@ -61,12 +64,6 @@ struct RouteDef {
     pattern: String,
     target: Target,
     settings: RouteSettings,
-}
-
-#[derive(Clone)]
-pub(crate) enum Target {
-    Function(Arc<dyn Endpoint>),
-    Raw(Arc<dyn RawFactory>),
 }
 
 /// Per-route settings, given through [`App::route_with`].
@@ -356,11 +353,6 @@ impl App {
         self
     }
 
-    /// Adds the routes of `routes![...]` (functions with route attributes).
-    pub fn mount(self, routes: crate::macros::Routes) -> App {
-        routes.mount_all(self)
-    }
-
     /// Mounts `app` under `prefix`: its routes, state and middleware (which
     /// wraps only its own routes, inside this app's).
     pub fn nest(mut self, prefix: &str, app: App) -> App {
@@ -469,8 +461,7 @@ impl App {
         Ok(AppFactory {
             shared: Arc::new(AppShared {
                 router,
-                states,
-                pool,
+                state: Arc::new(AppState::new(states, pool)),
                 global,
                 body_limit,
                 scopes: compiled_scopes,
@@ -569,14 +560,6 @@ struct FlatScope {
     body_limit: usize,
 }
 
-/// A scope the engine answers unmatched paths in.
-pub(crate) struct CompiledScope {
-    /// Where it is mounted (`""` for the root app).
-    pub(crate) prefix: String,
-    pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
-    pub(crate) fallback: Option<Arc<CompiledRoute>>,
-}
-
 /// Routes that refused to build.
 #[derive(Debug, Clone)]
 pub struct BuildError {
@@ -604,145 +587,6 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-/// One compiled route: its handler and everything around it.
-pub(crate) struct CompiledRoute {
-    pub(crate) target: Target,
-    pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
-    pub(crate) body_limit: usize,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) names: Arc<[Arc<str>]>,
-    /// The scope (app or nested app) it belongs to.
-    pub(crate) scope: usize,
-}
-
-/// The routes of one path, by method.
-#[derive(Default)]
-pub(crate) struct MethodTable {
-    entries: Vec<(Method, Arc<CompiledRoute>)>,
-    any: Option<Arc<CompiledRoute>>,
-    /// The `Allow` value, kept current as methods are added.
-    pub(crate) allow: String,
-}
-
-/// What a request's method finds on its path.
-pub(crate) enum Found<'a> {
-    Route(&'a Arc<CompiledRoute>),
-    /// No route for the method: `405`, with `Allow`.
-    NotAllowed,
-    /// `OPTIONS` without a route of its own: answered with `Allow`.
-    Options,
-}
-
-impl MethodTable {
-    fn add(
-        &mut self,
-        pattern: &str,
-        methods: &[Method],
-        route: Arc<CompiledRoute>,
-    ) -> Result<(), RouteError> {
-        let clash = |m: &str| RouteError {
-            pattern: pattern.to_owned(),
-            conflicts_with: Some(pattern.to_owned()),
-            reason: format!("{m} is already routed on this path"),
-        };
-        if methods.is_empty() {
-            if self.any.is_some() || !self.entries.is_empty() {
-                return Err(clash("a raw route or another method"));
-            }
-            self.any = Some(route);
-        } else {
-            if self.any.is_some() {
-                return Err(clash("a raw route"));
-            }
-            for m in methods {
-                if self.entries.iter().any(|(have, _)| have == m) {
-                    return Err(clash(m.as_str()));
-                }
-                self.entries.push((*m, route.clone()));
-            }
-        }
-        let mut allow: Vec<&str> = self.entries.iter().map(|(m, _)| m.as_str()).collect();
-        if self.entries.iter().any(|(m, _)| *m == Method::Get) && !allow.contains(&"HEAD") {
-            allow.push("HEAD");
-        }
-        if !allow.contains(&"OPTIONS") {
-            allow.push("OPTIONS");
-        }
-        self.allow = allow.join(", ");
-        Ok(())
-    }
-
-    /// The middleware of the path's scope, for answers no route gives
-    /// (405, OPTIONS): the chain of its first route.
-    pub(crate) fn scope_chain(&self) -> Option<Arc<[Arc<dyn Middleware>]>> {
-        self.entries
-            .first()
-            .map(|(_, r)| r.chain.clone())
-            .or_else(|| self.any.as_ref().map(|r| r.chain.clone()))
-    }
-
-    pub(crate) fn find(&self, method: Method) -> Found<'_> {
-        if let Some(any) = &self.any {
-            return Found::Route(any);
-        }
-        if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == method) {
-            return Found::Route(route);
-        }
-        if method == Method::Head {
-            if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == Method::Get) {
-                return Found::Route(route);
-            }
-        }
-        if method == Method::Options {
-            return Found::Options;
-        }
-        Found::NotAllowed
-    }
-}
-
-/// Everything every request of an app shares.
-pub(crate) struct AppShared {
-    pub(crate) router: Router<MethodTable>,
-    states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
-    pub(crate) pool: Arc<ThreadPool>,
-    /// The app-wide middleware, for answers no route gives (404, 405, OPTIONS).
-    pub(crate) global: Arc<[Arc<dyn Middleware>]>,
-    pub(crate) body_limit: usize,
-    /// The root app first, then nested apps in the order they were nested.
-    pub(crate) scopes: Vec<CompiledScope>,
-    pub(crate) render_errors: Option<ErrorRenderer>,
-}
-
-/// Renders error answers the app's way.
-pub(crate) type ErrorRenderer = Arc<dyn Fn(&Rejection) -> Response + Send + Sync>;
-
-impl AppShared {
-    /// The innermost scope whose prefix contains `path`.
-    pub(crate) fn scope_of(&self, path: &str) -> usize {
-        let mut best = 0;
-        let mut best_len = 0;
-        for (i, scope) in self.scopes.iter().enumerate().skip(1) {
-            let prefix = scope.prefix.as_str();
-            let inside = path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-            if inside && prefix.len() > best_len {
-                best = i;
-                best_len = prefix.len();
-            }
-        }
-        best
-    }
-
-    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        let id = TypeId::of::<T>();
-        self.states
-            .iter()
-            .find(|(t, _)| *t == id)
-            .and_then(|(_, v)| v.clone().downcast::<T>().ok())
-    }
-}
-
 /// A built app: the core handler factory the server runs.
 #[derive(Clone)]
 pub struct AppFactory {
@@ -754,90 +598,6 @@ impl HandlerFactory for AppFactory {
 
     fn create(&mut self, control: Control) -> AppHandler {
         AppHandler::new(self.shared.clone(), control)
-    }
-}
-
-/// A raw route's factory, shared by every worker.
-pub(crate) trait RawFactory: Send + Sync {
-    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler>;
-}
-
-/// What a raw route's handler can reach of the framework when it is made
-/// (see [`App::raw_with`]): the request's `Control`, route parameters,
-/// state, what `before` middleware attached, and the blocking pool.
-pub struct RawContext<'a> {
-    pub(crate) parts: &'a RequestParts,
-}
-
-impl RawContext<'_> {
-    /// The request's `Control`, to wake the handler from another thread.
-    pub fn control(&self) -> Control {
-        self.parts.control.clone()
-    }
-
-    /// The request head.
-    pub fn request(&self) -> &turnstile_core::Request {
-        self.parts.request()
-    }
-
-    /// A route parameter, percent-decoded.
-    pub fn param(&self, name: &str) -> Option<String> {
-        self.parts.param(name)
-    }
-
-    /// State given with [`App::state`].
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.parts.app.state::<T>()
-    }
-
-    /// A value a `before` middleware attached, cloned.
-    pub fn extension<T: Clone + Send + 'static>(&self) -> Option<T> {
-        self.parts.extensions().get::<T>().cloned()
-    }
-
-    /// The app's blocking pool, for work that must not run on the loop.
-    pub fn pool(&self) -> Arc<ThreadPool> {
-        self.parts.app.pool.clone()
-    }
-}
-
-impl fmt::Debug for RawContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawContext")
-            .field("path", &self.parts.request().path())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A core factory (`FnMut(Control) -> H`) as a raw route.
-struct RawRoute<F> {
-    factory: Mutex<F>,
-}
-
-impl<F> RawFactory for RawRoute<F>
-where
-    F: HandlerFactory + Send,
-    F::Handler: 'static,
-{
-    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler> {
-        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new(factory.create(cx.control()))
-    }
-}
-
-/// A `FnMut(RawContext) -> H` as a raw route.
-struct RawWith<F> {
-    factory: Mutex<F>,
-}
-
-impl<F, H> RawFactory for RawWith<F>
-where
-    F: FnMut(RawContext<'_>) -> H + Send,
-    H: CoreHandler + 'static,
-{
-    fn create(&self, cx: RawContext<'_>) -> Box<dyn CoreHandler> {
-        let mut factory = self.factory.lock().unwrap_or_else(|e| e.into_inner());
-        Box::new((*factory)(cx))
     }
 }
 

@@ -27,33 +27,9 @@ use std::sync::{Arc, Mutex};
 use turnstile_core::sync::ThreadPool;
 use turnstile_core::{Control, Next, StatusCode};
 
+use crate::completion::{Completion, DeferSlot};
 use crate::extract::{FromRequestParts, Rejection, RequestParts};
 use crate::reply::{error_response, IntoResponse, Response};
-
-/// How a deferred step ended.
-pub(crate) enum Completion {
-    /// The answer.
-    Reply(Response),
-    /// Go on with the middleware chain (middleware only).
-    Resume,
-}
-
-/// Where the other thread leaves its completion.
-#[derive(Default)]
-pub(crate) struct DeferSlot {
-    completion: Mutex<Option<Completion>>,
-}
-
-pub(crate) type DeferSlotRef = Arc<DeferSlot>;
-
-impl DeferSlot {
-    pub(crate) fn take(&self) -> Option<Completion> {
-        self.completion
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-    }
-}
 
 /// The means to answer a request later, from any thread.
 ///

@@ -17,14 +17,15 @@ use turnstile_core::{
     TargetForm,
 };
 
-use crate::app::{AppShared, CompiledRoute, Found, RawContext, Target};
-use crate::defer::Completion;
+use crate::completion::Completion;
 use crate::extract::{Extensions, Rejection, RequestParts};
 use crate::middleware::Finished;
 use crate::middleware::{Before, Middleware};
+use crate::raw::RawContext;
 use crate::reply::{error_response, Body, IntoResponse, Response, StreamBody};
 use crate::router::Captures;
 use crate::stream::{Pull, Receiver};
+use crate::table::{AppShared, CompiledRoute, Found, Target};
 
 /// Where the request stands.
 enum Phase {
@@ -379,7 +380,7 @@ impl AppHandler {
             stream.channel.drain();
         }
         if let Some(producer) = producer {
-            if self.app.pool.execute(producer).is_err() {
+            if self.app.state.pool.execute(producer).is_err() {
                 stream.channel.close();
                 log::warn!("blocking pool full: a streaming reply is refused with 503");
                 response.set_status(StatusCode::SERVICE_UNAVAILABLE);
@@ -521,7 +522,7 @@ impl Handler for AppHandler {
             request,
             captures,
             names,
-            app: self.app.clone(),
+            app: self.app.state.clone(),
             control: self.control.clone(),
             extensions: Extensions::default(),
             defer: None,

@@ -67,21 +67,26 @@
 #![warn(missing_debug_implementations)]
 
 mod app;
+mod completion;
 mod defer;
 mod engine;
 pub mod extract;
 mod handler;
 pub mod macros;
 pub mod middleware;
+mod raw;
 pub mod reply;
 pub mod router;
+mod state;
 pub mod stream;
+mod table;
 pub mod test;
 
-pub use app::{App, AppFactory, BuildError, RawContext, RouteSettings, DEFAULT_BODY_LIMIT};
+pub use app::{App, AppFactory, BuildError, RouteSettings, DEFAULT_BODY_LIMIT};
 pub use defer::{Defer, Deferred};
 pub use engine::AppHandler;
 pub use handler::HandlerFn;
+pub use raw::RawContext;
 pub use reply::{Html, IntoResponse, Json, Redirect, Response};
 pub use turnstile_core::{header, Method, StatusCode};
 pub use turnstile_macros::{delete, get, handler, head, options, patch, post, put, route, routes};

@@ -220,6 +220,15 @@ impl std::fmt::Debug for Routes {
     }
 }
 
+/// Mounting attributed routes: here, beside [`Routes`], so the builder
+/// needs nothing of the macros.
+impl App {
+    /// Adds the routes of `routes![...]` (functions with route attributes).
+    pub fn mount(self, routes: Routes) -> App {
+        routes.mount_all(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,9 +128,9 @@ use serde::de::DeserializeOwned;
 use turnstile_core::header::{ContentType, Header, Headers};
 use turnstile_core::{Control, Method, Request, StatusCode};
 
-use crate::app::AppShared;
 use crate::reply::{error_response, IntoResponse, Response};
 use crate::router::Captures;
+use crate::state::AppState;
 pub use crate::Json;
 pub use path::Path;
 
@@ -140,11 +140,11 @@ pub struct RequestParts {
     pub(crate) request: Request,
     pub(crate) captures: Captures,
     pub(crate) names: Arc<[Arc<str>]>,
-    pub(crate) app: Arc<AppShared>,
+    pub(crate) app: Arc<AppState>,
     pub(crate) control: Control,
     pub(crate) extensions: Extensions,
     /// A `Defer` was handed out for this request.
-    pub(crate) defer: Option<crate::defer::DeferSlotRef>,
+    pub(crate) defer: Option<crate::completion::DeferSlotRef>,
     pub(crate) started: std::time::Instant,
 }
 
