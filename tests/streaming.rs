@@ -407,3 +407,44 @@ fn a_stream_dropped_before_it_started_releases_its_producer() {
     assert_eq!(response.status, 503);
     assert_eq!(rx_out.recv_timeout(Duration::from_secs(5)), Ok(true));
 }
+
+#[test]
+fn stream_producers_have_a_limit_and_past_it_the_answer_is_a_prompt_503() {
+    let app = App::new()
+        .blocking_pool(4, 16)
+        .stream_producers(2)
+        .get("/endless", || {
+            Response::stream(|tx| loop {
+                tx.send(vec![b'x'; 16 * 1024])?;
+            })
+        });
+    let server = app
+        .serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1))
+        .unwrap();
+    let addr = server.local_addr();
+    // Two clients that never read hold both producers.
+    let mut stalled: Vec<_> = (0..2).map(|_| get(addr, "/endless", "HTTP/1.1")).collect();
+    for reader in &mut stalled {
+        let mut first = [0u8; 64];
+        reader.get_mut().read_exact(&mut first).unwrap();
+    }
+    let started = Instant::now();
+    let refused = get(addr, "/endless", "HTTP/1.1")
+        .read_response(false)
+        .unwrap();
+    assert_eq!(refused.status, 503);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // One leaves; its producer's next send fails and frees the place.
+    drop(stalled.pop());
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut reader = get(addr, "/endless", "HTTP/1.1");
+        let mut head = [0u8; 15];
+        reader.get_mut().read_exact(&mut head).unwrap();
+        if &head == b"HTTP/1.1 200 OK" {
+            break;
+        }
+        assert!(Instant::now() < give_up, "the freed place never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -57,6 +57,9 @@ pub struct App {
     body_limit: usize,
     blocking_threads: usize,
     blocking_queue: usize,
+    /// Most `Response::stream` producers running at once (`None`: half the
+    /// blocking threads).
+    stream_producers: Option<usize>,
 }
 
 struct RouteDef {
@@ -114,6 +117,7 @@ impl App {
             body_limit: DEFAULT_BODY_LIMIT,
             blocking_threads: 16,
             blocking_queue: 1024,
+            stream_producers: None,
         }
     }
 
@@ -210,6 +214,16 @@ impl App {
     pub fn blocking_pool(mut self, threads: usize, queue: usize) -> App {
         self.blocking_threads = threads;
         self.blocking_queue = queue;
+        self
+    }
+
+    /// Most `Response::stream` producers running at once (default: half
+    /// the blocking pool's threads). Each holds a pool thread for as long
+    /// as its client takes; past the limit a streaming reply is answered
+    /// `503` at once, instead of a `200` whose body waits behind other
+    /// streams, and the rest of the pool stays free for `Defer::spawn`.
+    pub fn stream_producers(mut self, count: usize) -> App {
+        self.stream_producers = Some(count.max(1));
         self
     }
 
@@ -370,6 +384,10 @@ impl App {
             self.blocking_queue,
         ));
         let body_limit = self.body_limit;
+        let producers = self
+            .stream_producers
+            .unwrap_or(self.blocking_threads / 2)
+            .clamp(1, self.blocking_threads.max(1));
         let global: Arc<[Arc<dyn Middleware>]> = self.middleware.clone().into();
         let render_errors = self.render_errors.take();
         let mut flat = Vec::new();
@@ -461,7 +479,7 @@ impl App {
         Ok(AppFactory {
             shared: Arc::new(AppShared {
                 router,
-                state: Arc::new(AppState::new(states, pool)),
+                state: Arc::new(AppState::new(states, pool, producers)),
                 global,
                 body_limit,
                 scopes: compiled_scopes,

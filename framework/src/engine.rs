@@ -380,9 +380,16 @@ impl AppHandler {
             stream.channel.drain();
         }
         if let Some(producer) = producer {
-            if self.app.state.pool.execute(producer).is_err() {
+            let started = self.app.state.producer_slot().and_then(|slot| {
+                let job = move || {
+                    let _slot = slot;
+                    producer();
+                };
+                self.app.state.pool.execute(job).ok()
+            });
+            if started.is_none() {
                 stream.channel.close();
-                log::warn!("blocking pool full: a streaming reply is refused with 503");
+                log::warn!("too many streams in progress: a streaming reply is refused with 503");
                 response.set_status(StatusCode::SERVICE_UNAVAILABLE);
                 response.set_content_length(0);
                 self.status_sent = Some(StatusCode::SERVICE_UNAVAILABLE);

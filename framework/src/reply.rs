@@ -163,8 +163,9 @@ impl Response {
     /// so the client sees it incomplete.
     ///
     /// The producer holds one thread of the blocking pool for as long as
-    /// the stream lasts: for many long-lived streams (event feeds) use
-    /// [`Response::channel`] with threads of your own.
+    /// the stream lasts; at most [`App::stream_producers`](crate::App::stream_producers)
+    /// run at once (then `503`). For many long-lived streams (event feeds)
+    /// use [`Response::channel`] with threads of your own.
     pub fn stream<F>(producer: F) -> Response
     where
         F: FnOnce(BodySender) -> std::io::Result<()> + Send + 'static,

@@ -2,6 +2,7 @@
 //! the values given with `App::state`, and the blocking pool.
 
 use std::any::{Any, TypeId};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use turnstile_core::sync::ThreadPool;
@@ -10,14 +11,51 @@ use turnstile_core::sync::ThreadPool;
 pub(crate) struct AppState {
     states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     pub(crate) pool: Arc<ThreadPool>,
+    /// Stream producers running, and how many may.
+    producers: Arc<AtomicUsize>,
+    max_producers: usize,
+}
+
+/// A stream producer's place; given back when it ends (or never starts).
+pub(crate) struct ProducerSlot(Arc<AtomicUsize>);
+
+impl Drop for ProducerSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl AppState {
     pub(crate) fn new(
         states: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
         pool: Arc<ThreadPool>,
+        max_producers: usize,
     ) -> AppState {
-        AppState { states, pool }
+        AppState {
+            states,
+            pool,
+            producers: Arc::new(AtomicUsize::new(0)),
+            max_producers,
+        }
+    }
+
+    /// A place for one more stream producer, if the limit allows.
+    pub(crate) fn producer_slot(&self) -> Option<ProducerSlot> {
+        let mut running = self.producers.load(Ordering::Acquire);
+        loop {
+            if running >= self.max_producers {
+                return None;
+            }
+            match self.producers.compare_exchange_weak(
+                running,
+                running + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(ProducerSlot(self.producers.clone())),
+                Err(now) => running = now,
+            }
+        }
     }
 
     /// The value of type `T`, if the app was given one.
