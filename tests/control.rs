@@ -23,6 +23,20 @@ fn wait_for_controls(waiting: &support::Waiting, count: usize) -> Vec<turnstile_
 }
 
 #[test]
+fn wake_asks_the_handler_what_next() {
+    let (server, waiting) = support::start(|s| s);
+    let mut stream = connect(server.local_addr()).unwrap();
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let control = wait_for_controls(&waiting, 1).pop().unwrap();
+    let helper = std::thread::spawn(move || control.wake());
+    assert_eq!(helper.join().unwrap(), Ok(()));
+    let res = ResponseReader::new(stream).read_response(false).unwrap();
+    assert_eq!(res.text(), "asked by on_wake");
+}
+
+#[test]
 fn control_from_another_thread_resumes_the_request() {
     let (server, waiting) = support::start(|s| s);
     let mut stream = connect(server.local_addr()).unwrap();

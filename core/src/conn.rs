@@ -594,6 +594,11 @@ impl<H: Handler> Conn<H> {
                 Ok(true)
             }
             Interest::Wait => Ok(false),
+            Interest::Woken => {
+                ex.next = guard(|| ex.handler.on_wake());
+                self.since = cx.now;
+                Ok(true)
+            }
             Interest::Remove => {
                 if ex.encoder.is_some() {
                     // A response cut after its head: the client must see
@@ -851,6 +856,11 @@ impl<H: Handler> Conn<H> {
         };
         match up.next.interest {
             Interest::Wait => Ok(false),
+            Interest::Woken => {
+                up.next = guard(|| up.protocol.on_wake());
+                self.since = cx.now;
+                Ok(true)
+            }
             Interest::Remove | Interest::Panicked => {
                 self.abort();
                 Ok(true)

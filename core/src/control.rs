@@ -125,6 +125,15 @@ impl Control {
         Ok(())
     }
 
+    /// Wakes the request's loop and asks the handler what it wants next:
+    /// the engine calls [`Handler::on_wake`](crate::Handler::on_wake) (or the
+    /// upgraded protocol's, or the client handler's). For a thread that has
+    /// news (an answer is ready, data arrived) but leaves the decision to
+    /// the handler. Refused as [`ready`](Control::ready) is.
+    pub fn wake(&self) -> Result<(), ControlError> {
+        self.ready(Next::woken())
+    }
+
     /// Whether the request is still being served.
     pub fn is_current(&self) -> bool {
         self.conn.current.load(Ordering::Acquire) == self.exchange

@@ -90,6 +90,12 @@ pub trait Handler {
         let _ = outcome;
     }
 
+    /// A [`Control::wake`] arrived: say what next. The default keeps
+    /// waiting.
+    fn on_wake(&mut self) -> Next {
+        Next::wait()
+    }
+
     /// The server began a graceful shutdown while this exchange runs: a
     /// chance to end a stream or a long wait cleanly before the grace
     /// deadline closes the connection. `None`, the default, carries on as
@@ -184,5 +190,8 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
     }
     fn on_shutdown(&mut self) -> Option<Next> {
         (**self).on_shutdown()
+    }
+    fn on_wake(&mut self) -> Next {
+        (**self).on_wake()
     }
 }

@@ -30,6 +30,8 @@ pub(crate) enum Interest {
     Remove,
     /// The handler panicked (engine-internal; never returned by a handler).
     Panicked,
+    /// A `Control::wake` arrived: ask the handler (engine-internal).
+    Woken,
 }
 
 impl Next {
@@ -72,6 +74,11 @@ impl Next {
         Next::new(Interest::Remove)
     }
 
+    /// What a `Control::wake` asks for: the handler's `on_wake` says.
+    pub(crate) const fn woken() -> Next {
+        Next::new(Interest::Woken)
+    }
+
     /// What the engine records when a handler callback panicked.
     pub(crate) const fn panicked() -> Next {
         Next::new(Interest::Panicked)
@@ -101,6 +108,7 @@ impl fmt::Debug for Next {
             Interest::End => "Next::end()",
             Interest::Remove => "Next::remove()",
             Interest::Panicked => "(handler panicked)",
+            Interest::Woken => "(woken)",
         };
         f.write_str(name)?;
         if let Some(t) = self.timeout {

@@ -101,6 +101,13 @@ pub trait Protocol {
         Next::remove()
     }
 
+    /// A [`Control::wake`](crate::Control::wake) arrived (another thread
+    /// queued something to send, say): what next. The default asks for
+    /// both directions.
+    fn on_wake(&mut self) -> Next {
+        Next::read_and_write()
+    }
+
     /// The connection is finished with; called once, just before drop.
     fn on_done(&mut self) {}
 }

@@ -25,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use turnstile_core::sync::ThreadPool;
-use turnstile_core::{Control, Next, StatusCode};
+use turnstile_core::{Control, StatusCode};
 
 use crate::completion::{Completion, DeferSlot};
 use crate::extract::{FromRequestParts, Rejection, RequestParts};
@@ -130,16 +130,13 @@ impl Defer {
             return;
         }
         self.finished = true;
-        let next = match completion {
-            Completion::Reply(_) => Next::write(),
-            Completion::Resume => Next::read(),
-        };
         *self
             .slot
             .completion
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(completion);
-        if let Err(e) = self.control.ready(next) {
+        // The handler takes the completion from the slot when woken.
+        if let Err(e) = self.control.wake() {
             log::debug!("deferred answer arrived too late: {e}");
         }
     }

@@ -545,7 +545,8 @@ impl Handler for AppHandler {
                 None => Next::remove(),
             },
             Phase::ReadingBody => self.read_body(decoder),
-            Phase::WaitingHandler | Phase::WaitingMiddleware(_) => self.resume(),
+            // Deferred steps come back through `on_wake`.
+            Phase::WaitingHandler | Phase::WaitingMiddleware(_) => self.with_timeout(Next::wait()),
             Phase::Start | Phase::Replying | Phase::Writing => Next::write(),
         }
     }
@@ -705,6 +706,22 @@ impl Handler for AppHandler {
             for middleware in chain.iter().take(self.done_upto).rev() {
                 middleware.done(parts, &finished);
             }
+        }
+    }
+
+    /// A `Defer` completed (or a raw handler's `Control` woke it).
+    fn on_wake(&mut self) -> Next {
+        match self.phase {
+            Phase::Raw => match &mut self.raw {
+                Some(raw) => raw.on_wake(),
+                None => Next::remove(),
+            },
+            Phase::WaitingHandler | Phase::WaitingMiddleware(_) => self.resume(),
+            Phase::Writing if self.stream.is_some() => Next::write(),
+            // A wake-up with nothing to take: keep waiting for what the
+            // exchange waits for.
+            Phase::ReadingBody => self.with_timeout(Next::read()),
+            Phase::Start | Phase::Replying | Phase::Writing => Next::write(),
         }
     }
 

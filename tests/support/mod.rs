@@ -37,6 +37,14 @@ impl Probe {
 }
 
 impl Handler for Probe {
+    fn on_wake(&mut self) -> Next {
+        if self.route == "wait" {
+            self.route = "wait-wake";
+            return Next::write();
+        }
+        Next::wait()
+    }
+
     fn on_request(&mut self, request: Request) -> Next {
         let path = request.path().to_owned();
         match (request.method(), path.as_str()) {
@@ -124,6 +132,9 @@ impl Handler for Probe {
         }
         if self.route == "wait" {
             self.body = b"woken".to_vec();
+        }
+        if self.route == "wait-wake" {
+            self.body = b"asked by on_wake".to_vec();
         }
         if self.route == "wait-timeout" {
             response.set_status(StatusCode::GATEWAY_TIMEOUT);

@@ -386,6 +386,11 @@ impl ClientConn {
         let State::Active(ex) = &mut self.state else {
             return Ok(false);
         };
+        if ex.next.interest == Interest::Woken {
+            ex.next = guard(|| ex.job.handler.on_wake());
+            self.since = now;
+            return Ok(true);
+        }
         if let (Some(why), false) = (ex.body_error, ex.end_reported) {
             ex.end_reported = true;
             ex.keep_alive = false;

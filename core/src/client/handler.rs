@@ -75,6 +75,12 @@ pub trait Handler: Send {
     fn on_done(&mut self, outcome: Outcome) {
         let _ = outcome;
     }
+
+    /// A [`Control::wake`](crate::Control::wake) arrived: say what next.
+    /// The default keeps waiting.
+    fn on_wake(&mut self) -> Next {
+        Next::wait()
+    }
 }
 
 /// The outgoing request head.

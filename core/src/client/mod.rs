@@ -327,6 +327,9 @@ impl<H: Handler, F: FnOnce(Control) -> H + Send> Handler for Deferred<H, F> {
     fn on_done(&mut self, outcome: crate::Outcome) {
         forward!(self, (), |h| h.on_done(outcome))
     }
+    fn on_wake(&mut self) -> Next {
+        forward!(self, Next::remove(), |h| h.on_wake())
+    }
 }
 
 fn resolve_loop(jobs: mpsc::Receiver<(Job, String, u16)>, inner: std::sync::Weak<Inner>) {
