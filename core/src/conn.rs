@@ -517,7 +517,7 @@ impl<H: Handler> Conn<H> {
         self.served += 1;
         self.since = cx.now;
         let control = Control::new(self.shared.clone(), self.slot, id);
-        let Ok(mut handler) = catch_unwind(AssertUnwindSafe(|| factory.create(control))) else {
+        let Ok(handler) = catch_unwind(AssertUnwindSafe(|| factory.create(control))) else {
             log::error!("a handler factory panicked; answering 500");
             self.shared.current.store(0, Ordering::Release);
             self.fail(
@@ -533,11 +533,13 @@ impl<H: Handler> Conn<H> {
             BodyFraming::Length(n) => BodyDecoder::length(n),
             BodyFraming::Chunked => BodyDecoder::chunked(),
         };
-        let next = guard(|| handler.on_request(request));
+        // The exchange is built around the handler first and the head given
+        // to it there: a handler is hundreds of bytes, and every move of it
+        // is a copy per request.
         self.state = State::Exchange(Exchange {
             handler,
             id,
-            next,
+            next: Next::wait(),
             head_request,
             version,
             body,
@@ -554,6 +556,9 @@ impl<H: Handler> Conn<H> {
             body_bytes: 0,
             hangup_reported: false,
         });
+        if let State::Exchange(ex) = &mut self.state {
+            ex.next = guard(|| ex.handler.on_request(request));
+        }
     }
 
     /// One handler callback, if its wish can be served now. Returns whether

@@ -308,55 +308,100 @@ impl AppHandler {
 /// steps of `scope` pass.
 struct Routed {
     route: Option<Arc<CompiledRoute>>,
-    captures: Captures,
-    fixed: Option<Response>,
     scope: Option<Arc<[Arc<dyn Middleware>]>>,
 }
 
 impl Routed {
-    fn fixed(reply: Response, scope: Option<Arc<[Arc<dyn Middleware>]>>) -> Routed {
-        Routed {
-            route: None,
-            captures: Captures::default(),
-            fixed: Some(reply),
-            scope,
+    /// A fixed answer, left in `reply`, given once `scope`'s `before`
+    /// steps pass.
+    fn fixed(
+        reply: &mut Option<Response>,
+        answer: Response,
+        scope: Option<Arc<[Arc<dyn Middleware>]>>,
+    ) -> Routed {
+        *reply = Some(answer);
+        Routed { route: None, scope }
+    }
+}
+
+/// Routes `request`: its route (with its parameters' places written into
+/// `captures`), or a fixed answer written into `reply`. Written in place:
+/// this runs for every request.
+fn route_for(
+    app: &AppShared,
+    request: &Request,
+    captures: &mut Captures,
+    reply: &mut Option<Response>,
+) -> Routed {
+    if request.target().form() == TargetForm::Asterisk {
+        // `OPTIONS *` asks about the server, not a resource: it is here.
+        return Routed::fixed(reply, Response::new(StatusCode::NO_CONTENT), None);
+    }
+    if crate::router::is_unsafe_path(request.path()) {
+        let answer = error_response(
+            StatusCode::BAD_REQUEST,
+            "the path has a dot segment or an encoded NUL",
+            None,
+        );
+        return Routed::fixed(reply, answer, None);
+    }
+    let Some(entry) = app.router.find_into(request.path(), captures) else {
+        return unmatched(app, request.path(), reply);
+    };
+    match entry.find(request.method()) {
+        Found::Route(route) => {
+            // A nested app keeps the paths under its prefix, even where an
+            // outer catch-all would match them.
+            if app.scopes.len() > 1 {
+                let inner = app.scope_of(request.path());
+                let route_prefix = app.scopes[route.scope].prefix.len();
+                if inner != route.scope && app.scopes[inner].prefix.len() > route_prefix {
+                    return unmatched_in(app, inner, reply);
+                }
+            }
+            Routed {
+                route: Some(route.clone()),
+                scope: None,
+            }
+        }
+        Found::NotAllowed => {
+            let answer = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+                .with_header("allow", &entry.allow);
+            Routed::fixed(reply, answer, entry.scope_chain())
+        }
+        Found::Options => {
+            let answer = Response::new(StatusCode::NO_CONTENT).with_header("allow", &entry.allow);
+            Routed::fixed(reply, answer, entry.scope_chain())
         }
     }
 }
 
+/// No route matches `path`: its scope's fallback, or a `404` with its
+/// scope's middleware.
+fn unmatched(app: &AppShared, path: &str, reply: &mut Option<Response>) -> Routed {
+    let scope = if app.scopes.len() > 1 {
+        app.scope_of(path)
+    } else {
+        0
+    };
+    unmatched_in(app, scope, reply)
+}
+
+fn unmatched_in(app: &AppShared, scope: usize, reply: &mut Option<Response>) -> Routed {
+    let not_found = || error_response(StatusCode::NOT_FOUND, "not found", None);
+    let Some(scope) = app.scopes.get(scope) else {
+        return Routed::fixed(reply, not_found(), None);
+    };
+    match &scope.fallback {
+        Some(fallback) => Routed {
+            route: Some(fallback.clone()),
+            scope: None,
+        },
+        None => Routed::fixed(reply, not_found(), Some(scope.chain.clone())),
+    }
+}
+
 impl AppHandler {
-    /// No route matches `path`: its scope's fallback, or a `404` with its
-    /// scope's middleware.
-    fn unmatched(&self, path: &str) -> Routed {
-        let scope = if self.app.scopes.len() > 1 {
-            self.app.scope_of(path)
-        } else {
-            0
-        };
-        self.unmatched_in(scope)
-    }
-
-    fn unmatched_in(&self, scope: usize) -> Routed {
-        let Some(scope) = self.app.scopes.get(scope) else {
-            return Routed::fixed(
-                error_response(StatusCode::NOT_FOUND, "not found", None),
-                None,
-            );
-        };
-        match &scope.fallback {
-            Some(fallback) => Routed {
-                route: Some(fallback.clone()),
-                captures: Captures::default(),
-                fixed: None,
-                scope: None,
-            },
-            None => Routed::fixed(
-                error_response(StatusCode::NOT_FOUND, "not found", None),
-                Some(scope.chain.clone()),
-            ),
-        }
-    }
-
     /// Starts sending a streaming body: wake-ups through this request's
     /// `Control`, the producer (if any) on the blocking pool. No length:
     /// the engine frames it chunked (HTTP/1.1) or to the close (HTTP/1.0).
@@ -458,83 +503,38 @@ impl AppHandler {
             }
         }
     }
-
-    fn route_for(&self, request: &Request) -> Routed {
-        if request.target().form() == TargetForm::Asterisk {
-            // `OPTIONS *` asks about the server, not a resource: it is here.
-            return Routed::fixed(Response::new(StatusCode::NO_CONTENT), None);
-        }
-        if crate::router::is_unsafe_path(request.path()) {
-            let reply = error_response(
-                StatusCode::BAD_REQUEST,
-                "the path has a dot segment or an encoded NUL",
-                None,
-            );
-            return Routed::fixed(reply, None);
-        }
-        let Some(found) = self.app.router.at(request.path()) else {
-            return self.unmatched(request.path());
-        };
-        let entry = found.value();
-        match entry.find(request.method()) {
-            Found::Route(route) => {
-                // A nested app keeps the paths under its prefix, even where
-                // an outer catch-all would match them.
-                if self.app.scopes.len() > 1 {
-                    let inner = self.app.scope_of(request.path());
-                    let route_prefix = self.app.scopes[route.scope].prefix.len();
-                    if inner != route.scope && self.app.scopes[inner].prefix.len() > route_prefix {
-                        return self.unmatched_in(inner);
-                    }
-                }
-                Routed {
-                    route: Some(route.clone()),
-                    captures: found.captures(),
-                    fixed: None,
-                    scope: None,
-                }
-            }
-            Found::NotAllowed => {
-                let reply =
-                    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
-                        .with_header("allow", &entry.allow);
-                Routed::fixed(reply, entry.scope_chain())
-            }
-            Found::Options => {
-                let reply =
-                    Response::new(StatusCode::NO_CONTENT).with_header("allow", &entry.allow);
-                Routed::fixed(reply, entry.scope_chain())
-            }
-        }
-    }
 }
 
 impl Handler for AppHandler {
     fn on_request(&mut self, request: Request) -> Next {
         let started = request.received().unwrap_or_else(Instant::now);
-        let Routed {
-            route,
-            captures,
-            fixed,
-            scope,
-        } = self.route_for(&request);
-        let names = route
-            .as_ref()
-            .map(|r| r.names.clone())
-            .unwrap_or_else(|| Arc::from(Vec::new()));
-        self.chain = route.as_ref().map(|r| r.chain.clone()).or(scope);
-        self.route = route;
-        self.reply = fixed;
-        self.parts = Some(RequestParts {
+        // The parts are made first and routing writes into them: the
+        // request, its parameters and the answer are not moved again.
+        let parts = self.parts.insert(RequestParts {
             request,
-            captures,
-            names,
+            captures: Captures::default(),
+            names: self.app.no_names.clone(),
             app: self.app.state.clone(),
             control: self.control.clone(),
             extensions: Extensions::default(),
             defer: None,
             started,
         });
+        let routed = route_for(
+            &self.app,
+            &parts.request,
+            &mut parts.captures,
+            &mut self.reply,
+        );
+        if let Some(route) = &routed.route {
+            parts.names = route.names.clone();
+        }
+        self.chain = routed
+            .route
+            .as_ref()
+            .map(|r| r.chain.clone())
+            .or(routed.scope);
+        self.route = routed.route;
         self.run_chain(0)
     }
 

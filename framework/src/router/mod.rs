@@ -143,6 +143,12 @@ impl<T> Router<T> {
         Ok(&mut leaf.value)
     }
 
+    /// Looks up `path`, leaving its parameters' places in `captures` (the
+    /// engine's lookup: nothing is moved per request).
+    pub(crate) fn find_into<'r>(&'r self, path: &str, captures: &mut Captures) -> Option<&'r T> {
+        self.root.find(path, captures)?.value.as_ref()
+    }
+
     /// Looks up `path` (the path of a request, still percent-encoded).
     pub fn at<'r, 'p>(&'r self, path: &'p str) -> Option<Match<'r, 'p, T>> {
         let mut captures = Captures::default();
@@ -196,10 +202,6 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
                 let value = percent_encoding::percent_decode_str(raw).decode_utf8().ok();
                 (&**name, value)
             })
-    }
-
-    pub(crate) fn captures(&self) -> Captures {
-        self.captures
     }
 }
 
