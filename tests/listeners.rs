@@ -185,28 +185,38 @@ fn examples_listen_on_a_unix_socket_for_curl() {
     }
 }
 
-/// Starts example `name` the way systemd would: a supervisor (Python
-/// here) binds the socket, puts it at descriptor 3, sets `LISTEN_FDS=1`
-/// and `LISTEN_PID` to the program's own pid, then execs it.
-fn socket_activated(name: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    let supervisor = r#"
+/// A supervisor (Python) the way systemd starts a program: `make_socket`
+/// leaves a socket in `s`, which goes to descriptor 3 with `LISTEN_FDS=1`
+/// and `LISTEN_PID` naming the program, which is then exec'd.
+fn supervisor(make_socket: &str, program: &str) -> Command {
+    let script = format!(
+        r#"
 import os, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-s.listen(128)
-sys.stderr.write("bound %d\n" % s.getsockname()[1]); sys.stderr.flush()
+{make_socket}
 if s.fileno() != 3:
     os.dup2(s.fileno(), 3)
 os.set_inheritable(3, True)
 os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_PID"] = str(os.getpid())
 os.execv(sys.argv[1], [sys.argv[1]])
+"#
+    );
+    let mut command = Command::new("python3");
+    command.arg("-c").arg(script).arg(example_path(program));
+    command
+}
+
+/// Starts example `name` socket-activated on a listening TCP socket the
+/// supervisor bound.
+fn socket_activated(name: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let listening = r#"
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+sys.stderr.write("bound %d\n" % s.getsockname()[1]); sys.stderr.flush()
 "#;
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(supervisor)
-        .arg(example_path(name))
+    let mut child = supervisor(listening, name)
         .env("PORT", "1") // must be ignored: the inherited socket wins
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -285,20 +295,7 @@ fn without_listen_fds_there_is_nothing_to_inherit() {
 fn an_inherited_socket_that_is_not_listening_is_refused() {
     // systemd's Accept=yes passes a connected socket: serving it would make
     // every accept fail. The example must say so and stop.
-    let supervisor = r#"
-import os, socket, sys
-a, b = socket.socketpair()
-if a.fileno() != 3:
-    os.dup2(a.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ["LISTEN_FDS"] = "1"
-os.environ["LISTEN_PID"] = str(os.getpid())
-os.execv(sys.argv[1], [sys.argv[1]])
-"#;
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(supervisor)
-        .arg(example_path("hello"))
+    let mut child = supervisor("s, peer = socket.socketpair()", "hello")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
