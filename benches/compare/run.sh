@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side load runs: a minimal mio floor, hyper, axum, actix-web and
-# Turnstile (raw core and framework), each on one core, wrk on the other.
+# Side-by-side load runs: a minimal mio floor, hyper, axum, actix-web,
+# may_minihttp, xitca-web and Turnstile (raw core and framework), each on one
+# core, wrk on the other.
 #
 #   bash benches/compare/run.sh                 # 3 rounds of 5 s loads
 #   ROUNDS=1 DURATION=2 bash benches/compare/run.sh
@@ -16,7 +17,7 @@ cd "$here"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
-SERVERS="${SERVERS:-floor hyper axum actix turnstile-raw turnstile-app}"
+SERVERS="${SERVERS:-floor hyper axum actix may-minihttp xitca turnstile-raw turnstile-app}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 
@@ -122,24 +123,26 @@ for route in ("plaintext", "json"):
     for mode in ("plain", "pipelined"):
         print(f"## /{route}, {mode}{' (16 per write)' if mode == 'pipelined' else ''}")
         print()
-        print("| server | req/s | x hyper | x floor | p50 µs | p99 µs | CPU µs/req | x floor |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| server | req/s | x hyper | x may | x floor | p50 µs | p99 µs | CPU µs/req | x floor |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         stats = {}
         for s in servers:
             rows = runs.get((s, route, mode))
             if rows:
                 stats[s] = tuple(med([r[i] for r in rows]) for i in range(4))
         base = stats.get("hyper")
+        may = stats.get("may-minihttp")
         floor = stats.get("floor")
         for s, (rps, p50, p99, cpu) in stats.items():
             xh = f"{rps / base[0]:.2f}" if base else "-"
+            xm = f"{rps / may[0]:.2f}" if may else "-"
             xf = f"{rps / floor[0]:.2f}" if floor else "-"
             cf = f"{cpu / floor[3]:.2f}" if floor else "-"
             # wrk's percentiles are meaningless for pipelined loads (it times
             # batches); only the plain loads report them.
             lat50 = f"{p50:.0f}" if mode == "plain" else "n/a"
             lat99 = f"{p99:.0f}" if mode == "plain" else "n/a"
-            print(f"| {s} | {rps:,.0f} | {xh} | {xf} | {lat50} | {lat99} | {cpu:.2f} | {cf} |")
+            print(f"| {s} | {rps:,.0f} | {xh} | {xm} | {xf} | {lat50} | {lat99} | {cpu:.2f} | {cf} |")
         print()
 print("## Peak RSS after all loads (MiB)")
 print()
