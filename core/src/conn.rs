@@ -1051,7 +1051,7 @@ impl<H> Exchange<H> {
                 request_version: self.version,
                 keep_alive: self.keep_alive && !cx.shutting_down,
                 no_body,
-                date: cx.date.bytes(),
+                date_line: cx.date.line(),
                 server: cx.config.server_name.as_deref(),
             },
         );

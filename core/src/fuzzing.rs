@@ -147,13 +147,14 @@ pub fn decode_chunked(
 /// Serializes `response`'s head as the server would for a GET on a
 /// keep-alive HTTP/1.1 connection (for the head-serialization benchmark).
 pub fn write_head(out: &mut Vec<u8>, response: &crate::ResponseHead) {
-    static DATE: [u8; 29] = *b"Wed, 25 Nov 2026 12:00:00 GMT";
+    static DATE_LINE: [u8; crate::h1::date::DATE_LINE_LEN] =
+        *b"date: Wed, 25 Nov 2026 12:00:00 GMT\r\n";
     let cx = crate::h1::encode::HeadContext {
         head_request: false,
         request_version: crate::Version::Http11,
         keep_alive: true,
         no_body: false,
-        date: &DATE,
+        date_line: &DATE_LINE,
         server: Some("turnstile"),
     };
     crate::h1::encode::write_head(out, response, &cx);

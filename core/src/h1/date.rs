@@ -4,15 +4,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::header::HttpDate;
 
+/// `date: ` + 29 bytes + CRLF.
+pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
+
+/// The date, and the whole header line a response head copies at once.
 pub(crate) struct DateCache {
-    bytes: [u8; 29],
+    line: [u8; DATE_LINE_LEN],
     next_refresh: Instant,
 }
 
 impl DateCache {
     pub(crate) fn new(now: Instant) -> DateCache {
         let mut cache = DateCache {
-            bytes: [0; 29],
+            line: *b"date: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
             next_refresh: now,
         };
         cache.refresh(now);
@@ -25,7 +29,7 @@ impl DateCache {
             return;
         }
         let wall = SystemTime::now();
-        self.bytes = HttpDate::from(wall).to_bytes();
+        self.line[6..35].copy_from_slice(&HttpDate::from(wall).to_bytes());
         let into_second = wall
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -33,8 +37,14 @@ impl DateCache {
         self.next_refresh = now + Duration::from_nanos(u64::from(1_000_000_000 - into_second));
     }
 
+    /// The date value alone.
     pub(crate) fn bytes(&self) -> &[u8; 29] {
-        &self.bytes
+        self.line[6..35].try_into().expect("29 bytes")
+    }
+
+    /// `date: <value>\r\n`.
+    pub(crate) fn line(&self) -> &[u8; DATE_LINE_LEN] {
+        &self.line
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write as _};
 
+use crate::h1::date::DATE_LINE_LEN;
 use crate::header::common::parse_content_length;
 use crate::header::ListItems;
 use crate::io::Io;
@@ -36,8 +37,8 @@ pub(crate) struct HeadContext<'a> {
     pub(crate) keep_alive: bool,
     /// The handler returned `end()` from `on_response`: no body follows.
     pub(crate) no_body: bool,
-    /// The cached `Date` value.
-    pub(crate) date: &'a [u8; 29],
+    /// The cached `date: ...\r\n` line.
+    pub(crate) date_line: &'a [u8; DATE_LINE_LEN],
     /// The `Server` value to add when the handler set none.
     pub(crate) server: Option<&'a str>,
 }
@@ -150,6 +151,9 @@ pub(crate) fn write_head(
         }
     };
 
+    // One reservation for the whole head: every append below then only
+    // copies.
+    out.reserve(res.headers().wire_len() + cx.server.map_or(0, str::len) + HEAD_ROOM);
     match status.status_line() {
         Some(line) => out.extend_from_slice(line),
         None => {
@@ -173,18 +177,14 @@ pub(crate) fn write_head(
     }
     if let Some(n) = write_length {
         if status != StatusCode::NO_CONTENT && !status.is_informational() {
-            out.extend_from_slice(b"content-length: ");
-            push_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
+            push_content_length(out, n);
         }
     }
     if write_chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     if !has_date {
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(cx.date);
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(cx.date_line);
     }
     if let (false, Some(server)) = (has_server, cx.server) {
         out.extend_from_slice(b"server: ");
@@ -203,20 +203,28 @@ pub(crate) fn write_head(
     }
 }
 
-/// Appends `n` in decimal (the head writer's one number, without the
-/// formatting machinery).
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+/// Bytes a head needs beyond its header fields and server name: status
+/// line, framing, date and connection lines.
+const HEAD_ROOM: usize = 192;
+
+/// Appends `content-length: <n>\r\n` as one copy: the line is built on the
+/// stack, digits from the right.
+fn push_content_length(out: &mut Vec<u8>, mut n: u64) {
+    const PREFIX: &[u8] = b"content-length: ";
+    let mut line = [0u8; PREFIX.len() + 20 + 2];
+    let mut at = line.len() - 2;
+    line[at..].copy_from_slice(b"\r\n");
     loop {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        line[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    at -= PREFIX.len();
+    line[at..at + PREFIX.len()].copy_from_slice(PREFIX);
+    out.extend_from_slice(&line[at..]);
 }
 
 /// Bytes a chunk's size line and CRLF may take.
@@ -376,6 +384,7 @@ mod tests {
     use crate::header::{ContentLength, TransferEncoding};
 
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const DATE_LINE: &[u8; DATE_LINE_LEN] = b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
 
     fn cx(version: Version, head: bool, no_body: bool) -> HeadContext<'static> {
         HeadContext {
@@ -383,7 +392,7 @@ mod tests {
             request_version: version,
             keep_alive: true,
             no_body,
-            date: DATE,
+            date_line: DATE_LINE,
             server: Some("turnstile"),
         }
     }

@@ -63,6 +63,11 @@ impl Headers {
         self.entries.is_empty()
     }
 
+    /// Bytes the fields take on the wire (`name: value\r\n` each).
+    pub(crate) fn wire_len(&self) -> usize {
+        self.bytes.len() + 4 * self.entries.len()
+    }
+
     /// Bytes reserved for names and values (for pooling decisions).
     pub(crate) fn capacity_bytes(&self) -> usize {
         self.bytes.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
