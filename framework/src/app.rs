@@ -484,7 +484,6 @@ impl App {
                 body_limit,
                 scopes: compiled_scopes,
                 render_errors,
-                no_names: Arc::from(Vec::new()),
             }),
         })
     }

@@ -47,11 +47,13 @@ enum Phase {
 /// The core handler of an app request. Made by [`AppFactory`](crate::AppFactory).
 pub struct AppHandler {
     app: Arc<AppShared>,
-    control: Control,
+    /// Moved into the request's parts when it arrives.
+    control: Option<Control>,
     phase: Phase,
     parts: Option<RequestParts>,
     route: Option<Arc<CompiledRoute>>,
-    chain: Option<Arc<[Arc<dyn Middleware>]>>,
+    /// The middleware of a fixed answer's scope (a route brings its own).
+    scope_chain: Option<Arc<[Arc<dyn Middleware>]>>,
     /// `after` steps run for middleware `0..after_upto`.
     after_upto: usize,
     body: Vec<u8>,
@@ -75,11 +77,11 @@ impl AppHandler {
     pub(crate) fn new(app: Arc<AppShared>, control: Control) -> AppHandler {
         AppHandler {
             app,
-            control,
+            control: Some(control),
             phase: Phase::Start,
             parts: None,
             route: None,
-            chain: None,
+            scope_chain: None,
             after_upto: 0,
             body: Vec::new(),
             reply: None,
@@ -95,6 +97,12 @@ impl AppHandler {
         }
     }
 
+    /// The middleware this request passes through: its route's, its
+    /// scope's for a fixed answer, or the app's.
+    fn chain(&self) -> &Arc<[Arc<dyn Middleware>]> {
+        chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref())
+    }
+
     fn timeout(&self) -> Option<Duration> {
         self.route.as_ref().and_then(|r| r.timeout)
     }
@@ -108,10 +116,15 @@ impl AppHandler {
 
     /// Runs `before` steps from `from` on, then the target.
     fn run_chain(&mut self, from: usize) -> Next {
-        let chain = self
-            .chain
-            .clone()
-            .unwrap_or_else(|| self.app.global.clone());
+        if self.chain().len() <= from {
+            // Nothing to run (most routes of most apps): no reference
+            // counting on the way.
+            self.after_upto = self.chain().len();
+            return self.run_target();
+        }
+        // Steps take the parts mutably and may reply: hold the chain by a
+        // count of its own meanwhile.
+        let chain = self.chain().clone();
         for (i, middleware) in chain.iter().enumerate().skip(from) {
             let Some(parts) = self.parts.as_mut() else {
                 return Next::remove();
@@ -132,7 +145,7 @@ impl AppHandler {
     }
 
     fn run_target(&mut self) -> Next {
-        let Some(route) = self.route.clone() else {
+        let Some(route) = self.route.as_deref() else {
             // Without a route, `reply` holds the fixed answer (404, 405,
             // OPTIONS) chosen with the route, given once `before` steps pass.
             let fixed = self
@@ -160,12 +173,13 @@ impl AppHandler {
                 if !endpoint.needs_body() {
                     return self.call(Vec::new());
                 }
+                let limit = route.body_limit;
                 let declared = self
                     .parts
                     .as_ref()
                     .and_then(|p| p.request.header::<ContentLength>().ok().flatten());
-                if declared.is_some_and(|ContentLength(n)| n > route.body_limit as u64) {
-                    return self.too_large(route.body_limit);
+                if declared.is_some_and(|ContentLength(n)| n > limit as u64) {
+                    return self.too_large(limit);
                 }
                 self.phase = Phase::ReadingBody;
                 self.with_timeout(Next::read())
@@ -181,7 +195,7 @@ impl AppHandler {
 
     /// Calls the handler function with the body read so far.
     fn call(&mut self, body: Vec<u8>) -> Next {
-        let (Some(route), Some(parts)) = (self.route.clone(), self.parts.as_mut()) else {
+        let (Some(route), Some(parts)) = (self.route.as_deref(), self.parts.as_mut()) else {
             return Next::remove();
         };
         let Target::Function(endpoint) = &route.target else {
@@ -221,11 +235,8 @@ impl AppHandler {
     /// Runs `after` steps of middleware `0..upto` (innermost first) and
     /// gets ready to write.
     fn reply(&mut self, mut response: Response, upto: usize) -> Next {
-        let chain = self
-            .chain
-            .clone()
-            .unwrap_or_else(|| self.app.global.clone());
         if let Some(parts) = &self.parts {
+            let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
             for middleware in chain.iter().take(upto).rev() {
                 middleware.after(parts, &mut response);
             }
@@ -300,6 +311,21 @@ impl AppHandler {
                 Err(_) => return Next::read(),
             }
         }
+    }
+}
+
+/// The middleware of a request on its route (`route`), or with a fixed
+/// answer in a scope (`scope`), or the app's: a borrow, so that a request
+/// pays no reference counting for it.
+fn chain_of<'a>(
+    app: &'a AppShared,
+    route: Option<&'a CompiledRoute>,
+    scope: Option<&'a Arc<[Arc<dyn Middleware>]>>,
+) -> &'a Arc<[Arc<dyn Middleware>]> {
+    match (route, scope) {
+        (Some(route), _) => &route.chain,
+        (None, Some(scope)) => scope,
+        (None, None) => &app.global,
     }
 }
 
@@ -420,7 +446,10 @@ impl AppHandler {
             stream.channel.close();
             return Next::write();
         }
-        stream.channel.bind(self.control.clone());
+        let Some(control) = self.parts.as_ref().map(|p| p.control.clone()) else {
+            return Next::remove();
+        };
+        stream.channel.bind(control);
         if self.draining {
             stream.channel.drain();
         }
@@ -448,10 +477,7 @@ impl AppHandler {
     /// A raw handler set its head: the `after` steps see and change it as
     /// they would a framework reply (CORS, request ids, ...).
     fn after_raw(&mut self, head: &mut ResponseHead) {
-        let chain = self
-            .chain
-            .clone()
-            .unwrap_or_else(|| self.app.global.clone());
+        let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
         if let Some(parts) = &self.parts {
             if self.after_upto > 0 {
                 let mut view = Response::new(head.status());
@@ -510,12 +536,16 @@ impl Handler for AppHandler {
         let started = request.received().unwrap_or_else(Instant::now);
         // The parts are made first and routing writes into them: the
         // request, its parameters and the answer are not moved again.
+        let Some(control) = self.control.take() else {
+            log::error!("a request handler was given a second request");
+            return Next::remove();
+        };
         let parts = self.parts.insert(RequestParts {
             request,
             captures: Captures::default(),
-            names: self.app.no_names.clone(),
+            names: None,
             app: self.app.state.clone(),
-            control: self.control.clone(),
+            control,
             extensions: Extensions::default(),
             defer: None,
             started,
@@ -526,14 +556,10 @@ impl Handler for AppHandler {
             &mut parts.captures,
             &mut self.reply,
         );
-        if let Some(route) = &routed.route {
-            parts.names = route.names.clone();
+        if let Some(route) = routed.route.as_ref().filter(|r| !r.names.is_empty()) {
+            parts.names = Some(route.names.clone());
         }
-        self.chain = routed
-            .route
-            .as_ref()
-            .map(|r| r.chain.clone())
-            .or(routed.scope);
+        self.scope_chain = routed.scope;
         self.route = routed.route;
         self.run_chain(0)
     }
@@ -694,10 +720,7 @@ impl Handler for AppHandler {
             stream.close();
         }
         if let Some(parts) = &self.parts {
-            let chain = self
-                .chain
-                .clone()
-                .unwrap_or_else(|| self.app.global.clone());
+            let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
             let finished = Finished {
                 status: self.status_sent,
                 body_bytes: (!matches!(self.phase, Phase::Raw)).then_some(self.sent),

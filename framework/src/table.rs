@@ -139,8 +139,6 @@ pub(crate) struct AppShared {
     /// The root app first, then nested apps in the order they were nested.
     pub(crate) scopes: Vec<CompiledScope>,
     pub(crate) render_errors: Option<ErrorRenderer>,
-    /// The parameter names of a request without a route: none, shared.
-    pub(crate) no_names: Arc<[Arc<str>]>,
 }
 
 /// Renders error answers the app's way.

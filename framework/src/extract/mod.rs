@@ -139,7 +139,9 @@ pub use path::Path;
 pub struct RequestParts {
     pub(crate) request: Request,
     pub(crate) captures: Captures,
-    pub(crate) names: Arc<[Arc<str>]>,
+    /// The route's parameter names; none for a route without parameters
+    /// (most of them), which then costs no reference count per request.
+    pub(crate) names: Option<Arc<[Arc<str>]>>,
     pub(crate) app: Arc<AppState>,
     pub(crate) control: Control,
     pub(crate) extensions: Extensions,
@@ -179,6 +181,8 @@ impl RequestParts {
     pub fn params(&self) -> impl Iterator<Item = (&str, String)> + '_ {
         let path = self.request.path();
         self.names
+            .as_deref()
+            .unwrap_or_default()
             .iter()
             .zip(self.captures.iter())
             .map(move |(n, (s, e))| {
