@@ -487,11 +487,11 @@ mod tests {
     }
 
     #[test]
-    fn decimals() {
+    fn content_length_lines() {
         for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
+            let mut out = b"x".to_vec();
+            push_content_length(&mut out, n);
+            assert_eq!(out, format!("xcontent-length: {n}\r\n").as_bytes());
         }
     }
 

@@ -193,10 +193,13 @@ fn parse_with<'b>(
     let mut connection_keep_alive = false;
     let mut connection_upgrade = false;
     let mut expect_continue = false;
+    // The head is copied once; fields are indexed inside the copy.
+    let head = &buf[..len];
+    fields.start_from_head(head);
     for field in parsed.headers.iter() {
         let name = field.name;
         let value = trim(field.value);
-        fields.push_unchecked(name.as_bytes(), value);
+        fields.push_head_field(head, name.as_bytes(), value);
         if name.eq_ignore_ascii_case("content-length") {
             if content_length.is_some() {
                 return Err(ParseError::bad("repeated Content-Length"));
@@ -371,17 +374,12 @@ fn is_host_value(value: &[u8]) -> bool {
         }
         &value[close + 1..]
     } else {
-        // One pass: name bytes up to the first colon, on every request.
-        let mut end = value.len();
-        for (i, &b) in value.iter().enumerate() {
-            if b == b':' {
-                end = i;
-                break;
-            }
-            if !REG_NAME[b as usize] {
-                return false;
-            }
-        }
+        // The name runs to the first byte that cannot be in one: the
+        // port's colon, or a byte that makes the value invalid.
+        let end = value
+            .iter()
+            .position(|&b| !REG_NAME[b as usize])
+            .unwrap_or(value.len());
         &value[end..]
     };
     match port.split_first() {

@@ -205,6 +205,35 @@ impl Headers {
         });
     }
 
+    /// Starts over from a request head: its bytes are copied once, and
+    /// [`Headers::push_head_field`] then indexes fields inside them.
+    pub(crate) fn start_from_head(&mut self, head: &[u8]) {
+        self.bytes.clear();
+        self.entries.clear();
+        self.bytes.extend_from_slice(head);
+    }
+
+    /// Adds the field whose name and value are the given slices of the head
+    /// passed to [`Headers::start_from_head`] (a parser's output over that
+    /// same buffer), without copying them.
+    pub(crate) fn push_head_field(&mut self, head: &[u8], name: &[u8], value: &[u8]) {
+        let start = head.as_ptr() as usize;
+        let name_start = name.as_ptr() as usize - start;
+        let value_start = if value.is_empty() {
+            name_start
+        } else {
+            value.as_ptr() as usize - start
+        };
+        debug_assert!(name_start + name.len() <= self.bytes.len());
+        debug_assert!(value_start + value.len() <= self.bytes.len());
+        self.entries.push(Entry {
+            name_start: name_start as u32,
+            name_len: name.len() as u32,
+            value_start: value_start as u32,
+            value_len: value.len() as u32,
+        });
+    }
+
     /// Appends every field of `other`, in order (both sides were validated
     /// when their fields were added, so nothing is checked again).
     pub fn append_all(&mut self, other: &Headers) {
