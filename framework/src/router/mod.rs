@@ -40,13 +40,20 @@ mod tree;
 use std::borrow::Cow;
 use std::fmt;
 
+use pattern::Segment;
 pub use pattern::{PatternError, MAX_PARAMS};
 pub(crate) use tree::Captures;
 use tree::{Leaf, Node};
 
 /// A table from path patterns to values of type `T`.
 pub struct Router<T> {
-    root: Node<T>,
+    /// The tree's leaves hold indices into `values`.
+    root: Node<usize>,
+    values: Vec<Option<T>>,
+    /// Patterns of static segments only, by their whole text: a request
+    /// path spelled exactly like one is answered without walking the tree
+    /// (the tree would find the same leaf: static segments win).
+    exact: Vec<(u64, Box<str>, usize)>,
     len: usize,
 }
 
@@ -54,6 +61,8 @@ impl<T> Default for Router<T> {
     fn default() -> Router<T> {
         Router {
             root: Node::default(),
+            values: Vec::new(),
+            exact: Vec::new(),
             len: 0,
         }
     }
@@ -129,6 +138,10 @@ impl<T> Router<T> {
     /// merge values, such as methods of one path).
     pub(crate) fn slot(&mut self, pattern: &str) -> Result<&mut Option<T>, RouteError> {
         let segments = pattern::parse(pattern)?;
+        // Percent escapes are decoded before a tree lookup compares: such a
+        // pattern is left to the tree.
+        let exact =
+            !pattern.contains('%') && segments.iter().all(|s| matches!(s, Segment::Static(_)));
         let leaf = self
             .root
             .leaf_for(pattern, segments)
@@ -137,16 +150,49 @@ impl<T> Router<T> {
                 conflicts_with: Some(c.existing),
                 reason: c.reason,
             })?;
-        if leaf.value.is_none() {
-            self.len += 1;
-        }
-        Ok(&mut leaf.value)
+        let index = match leaf.value {
+            Some(index) => index,
+            None => {
+                let index = self.values.len();
+                leaf.value = Some(index);
+                self.values.push(None);
+                self.len += 1;
+                if exact {
+                    let entry = (exact_key(pattern), Box::from(pattern), index);
+                    let at = self
+                        .exact
+                        .partition_point(|(k, p, _)| (*k, &**p) < (entry.0, pattern));
+                    self.exact.insert(at, entry);
+                }
+                index
+            }
+        };
+        Ok(&mut self.values[index])
+    }
+
+    /// The value of the static pattern spelled exactly `path`.
+    fn find_exact(&self, path: &str) -> Option<&T> {
+        let key = exact_key(path);
+        let start = self.exact.partition_point(|(k, _, _)| *k < key);
+        self.exact[start..]
+            .iter()
+            .take_while(|(k, _, _)| *k == key)
+            .find(|(_, p, _)| **p == *path)
+            .and_then(|&(_, _, index)| self.values[index].as_ref())
+    }
+
+    /// The value a tree leaf points at.
+    fn value_of(&self, leaf: &Leaf<usize>) -> Option<&T> {
+        leaf.value.and_then(|index| self.values[index].as_ref())
     }
 
     /// Looks up `path`, leaving its parameters' places in `captures` (the
     /// engine's lookup: nothing is moved per request).
     pub(crate) fn find_into<'r>(&'r self, path: &str, captures: &mut Captures) -> Option<&'r T> {
-        self.root.find(path, captures)?.value.as_ref()
+        if let Some(value) = self.find_exact(path) {
+            return Some(value);
+        }
+        self.value_of(self.root.find(path, captures)?)
     }
 
     /// Looks up `path` (the path of a request, still percent-encoded).
@@ -154,6 +200,7 @@ impl<T> Router<T> {
         let mut captures = Captures::default();
         let leaf = self.root.find(path, &mut captures)?;
         Some(Match {
+            value: self.value_of(leaf)?,
             leaf,
             path,
             captures,
@@ -163,7 +210,8 @@ impl<T> Router<T> {
 
 /// A successful lookup: the value and the parameters.
 pub struct Match<'r, 'p, T> {
-    leaf: &'r Leaf<T>,
+    value: &'r T,
+    leaf: &'r Leaf<usize>,
     path: &'p str,
     captures: Captures,
 }
@@ -171,11 +219,7 @@ pub struct Match<'r, 'p, T> {
 impl<'r, 'p, T> Match<'r, 'p, T> {
     /// The value of the matched pattern.
     pub fn value(&self) -> &'r T {
-        // A leaf is only found when it holds a value.
-        self.leaf
-            .value
-            .as_ref()
-            .expect("matched leaf holds a value")
+        self.value
     }
 
     /// The pattern that matched, as written.
@@ -203,6 +247,16 @@ impl<'r, 'p, T> Match<'r, 'p, T> {
                 (&**name, value)
             })
     }
+}
+
+/// A whole path's length (saturated at 255) and first seven bytes in one
+/// word: most lookups compare one word per candidate.
+fn exact_key(path: &str) -> u64 {
+    let mut key = (path.len().min(255) as u64) << 56;
+    for (i, &b) in path.as_bytes().iter().take(7).enumerate() {
+        key |= (b as u64) << (48 - 8 * i);
+    }
+    key
 }
 
 /// `.`, `%` and `\`, as a table: one load per byte on every request.
@@ -265,6 +319,49 @@ mod tests {
             r.insert(p, *p).unwrap();
         }
         r
+    }
+
+    /// The engine's lookup (exact spellings first) and the tree agree,
+    /// also where only the tree can answer: escapes, parameters, a
+    /// pattern with an escape in it.
+    #[test]
+    fn exact_spellings_and_the_tree_agree() {
+        let r = table(&[
+            "/",
+            "/plaintext",
+            "/plainte",
+            "/users/",
+            "/users/:id",
+            "/users/me",
+            "/a%20b",
+            "/files/*rest",
+        ]);
+        for path in [
+            "/",
+            "/plaintext",
+            "/plainte",
+            "/plaintexts",
+            "/plain%74ext",
+            "/users/",
+            "/users/me",
+            "/users/m%65",
+            "/users/42",
+            "/a%20b",
+            "/a b",
+            "/files/x/y",
+            "/nothing",
+        ] {
+            let mut captures = Captures::default();
+            let engine = r.find_into(path, &mut captures).copied();
+            let tree = r.at(path).map(|m| *m.value());
+            assert_eq!(engine, tree, "{path}");
+        }
+        assert!(r.find_exact("/plaintext").is_some());
+        assert!(r.find_exact("/users/42").is_none());
+        assert!(
+            r.find_exact("/a%20b").is_none(),
+            "escaped patterns are left to the tree"
+        );
     }
 
     /// (path, expected pattern, expected params)
