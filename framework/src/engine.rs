@@ -772,3 +772,177 @@ impl std::fmt::Debug for AppHandler {
         f.debug_struct("AppHandler").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The engine's transitions, driven in memory through the test client:
+    //! which steps run, in what order, and what each phase answers.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::test::TestClient;
+    use crate::App;
+
+    /// Records each step it runs as `name:step`; answers `before` with
+    /// `answer` when given.
+    struct Recorder {
+        name: &'static str,
+        log: Arc<Mutex<Vec<String>>>,
+        answer: Option<StatusCode>,
+    }
+
+    impl Recorder {
+        fn new(name: &'static str, log: &Arc<Mutex<Vec<String>>>) -> Recorder {
+            Recorder {
+                name,
+                log: log.clone(),
+                answer: None,
+            }
+        }
+
+        fn push(&self, what: String) {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{}:{what}", self.name));
+        }
+    }
+
+    impl Middleware for Recorder {
+        fn before(&self, _: &mut RequestParts) -> Before {
+            self.push("before".into());
+            match self.answer {
+                Some(status) => Before::Respond(Response::new(status)),
+                None => Before::Continue,
+            }
+        }
+
+        fn after(&self, _: &RequestParts, response: &mut Response) {
+            self.push(format!("after {}", response.status().as_u16()));
+        }
+
+        fn done(&self, _: &RequestParts, finished: &Finished) {
+            let status = finished.status.map_or(0, |s| s.as_u16());
+            self.push(format!("done {status}"));
+        }
+    }
+
+    fn taken(log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+        std::mem::take(&mut *log.lock().unwrap())
+    }
+
+    #[test]
+    fn steps_run_outside_in_then_inside_out_and_all_hear_done() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let app = App::new()
+            .wrap(Recorder::new("outer", &log))
+            .wrap(Recorder::new("inner", &log))
+            .get("/", || "hi");
+        let client = TestClient::new(app).unwrap();
+        assert_eq!(client.get("/").status(), StatusCode::OK);
+        assert_eq!(
+            taken(&log),
+            [
+                "outer:before",
+                "inner:before",
+                "inner:after 200",
+                "outer:after 200",
+                "inner:done 200",
+                "outer:done 200"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_before_answer_skips_the_handler_and_the_steps_inside_it() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let called = Arc::new(AtomicUsize::new(0));
+        let counter = called.clone();
+        let gate = Recorder {
+            answer: Some(StatusCode::FORBIDDEN),
+            ..Recorder::new("gate", &log)
+        };
+        let app = App::new()
+            .wrap(Recorder::new("outer", &log))
+            .wrap(gate)
+            .wrap(Recorder::new("inner", &log))
+            .get("/", move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "hi"
+            });
+        let client = TestClient::new(app).unwrap();
+        assert_eq!(client.get("/").status(), StatusCode::FORBIDDEN);
+        assert_eq!(called.load(Ordering::SeqCst), 0, "the handler never runs");
+        // The answering step and those inside it run no `after`; only the
+        // steps that passed the request on hear of the answer.
+        assert_eq!(
+            taken(&log),
+            [
+                "outer:before",
+                "gate:before",
+                "outer:after 403",
+                "outer:done 403"
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_answers_pass_through_the_app_steps() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let app = App::new()
+            .wrap(Recorder::new("app", &log))
+            .post("/items", || "made");
+        let client = TestClient::new(app).unwrap();
+
+        let wrong_method = client.get("/items");
+        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(wrong_method.header("allow"), Some("POST, OPTIONS"));
+        assert_eq!(taken(&log), ["app:before", "app:after 405", "app:done 405"]);
+
+        assert_eq!(client.get("/nothing").status(), StatusCode::NOT_FOUND);
+        assert_eq!(taken(&log), ["app:before", "app:after 404", "app:done 404"]);
+    }
+
+    #[test]
+    fn a_declared_body_over_the_limit_is_refused_before_it_is_read() {
+        let called = Arc::new(AtomicUsize::new(0));
+        let counter = called.clone();
+        let app = App::new().route_with(
+            &[turnstile_core::Method::Post],
+            "/upload",
+            move |body: String| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                body
+            },
+            crate::app::RouteSettings::default().body_limit(4),
+        );
+        let client = TestClient::new(app).unwrap();
+        let refused = client.post("/upload", "0123456789");
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(refused.text().contains("4 bytes"), "{}", refused.text());
+        assert_eq!(called.load(Ordering::SeqCst), 0);
+        assert_eq!(client.post("/upload", "0123").text(), "0123");
+    }
+
+    #[test]
+    fn a_deferred_answer_without_a_defer_is_a_500_not_a_hang() {
+        let app = App::new().get("/", Response::deferred);
+        let client = TestClient::new(app).unwrap();
+        assert_eq!(client.get("/").status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_panicking_handler_answers_500_and_done_hears_it() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let app = App::new()
+            .wrap(Recorder::new("app", &log))
+            .get("/", || -> &'static str { panic!("handler bug") });
+        let client = TestClient::new(app).unwrap();
+        assert_eq!(client.get("/").status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(taken(&log), ["app:before", "app:after 500", "app:done 500"]);
+        // The app goes on serving.
+        assert_eq!(client.get("/").status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
