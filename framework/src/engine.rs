@@ -447,6 +447,7 @@ impl AppHandler {
             return Next::write();
         }
         let Some(control) = self.parts.as_ref().map(|p| p.control.clone()) else {
+            stream.channel.close();
             return Next::remove();
         };
         stream.channel.bind(control);

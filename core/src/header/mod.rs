@@ -63,7 +63,9 @@ impl Headers {
         self.entries.is_empty()
     }
 
-    /// Bytes the fields take on the wire (`name: value\r\n` each).
+    /// At least the bytes the fields take on the wire (`name: value\r\n`
+    /// each): exact for a map built field by field, more for one indexed
+    /// inside a request head, whose buffer also holds the request line.
     pub(crate) fn wire_len(&self) -> usize {
         self.bytes.len() + 4 * self.entries.len()
     }

@@ -135,7 +135,9 @@ impl<T> Router<T> {
     }
 
     /// The value slot of `pattern`, created empty if new (for tables that
-    /// merge values, such as methods of one path).
+    /// merge values, such as methods of one path). The caller fills a new
+    /// slot: a lookup that reaches an empty one finds nothing there rather
+    /// than trying a parameter or catch-all beside it.
     pub(crate) fn slot(&mut self, pattern: &str) -> Result<&mut Option<T>, RouteError> {
         let segments = pattern::parse(pattern)?;
         // Percent escapes are decoded before a tree lookup compares: such a
