@@ -178,6 +178,20 @@ impl Write for Transport {
     }
 }
 
+impl Transport {
+    /// What the poller watches: the socket itself, or the one under TLS;
+    /// nothing for a memory pipe.
+    fn source(&mut self) -> Option<&mut dyn Source> {
+        match self {
+            Transport::Tcp(s) => Some(s),
+            #[cfg(unix)]
+            Transport::Unix(s) => Some(s),
+            Transport::Tls(s) => s.socket.source(),
+            Transport::Memory(_) => None,
+        }
+    }
+}
+
 impl Source for Transport {
     fn register(
         &mut self,
@@ -185,16 +199,8 @@ impl Source for Transport {
         token: mio::Token,
         interests: mio::Interest,
     ) -> io::Result<()> {
-        match self {
-            Transport::Tcp(s) => s.register(registry, token, interests),
-            #[cfg(unix)]
-            Transport::Unix(s) => s.register(registry, token, interests),
-            Transport::Tls(s) => match s.socket.source() {
-                Some(source) => source.register(registry, token, interests),
-                None => Ok(()),
-            },
-            Transport::Memory(_) => Ok(()),
-        }
+        self.source()
+            .map_or(Ok(()), |s| s.register(registry, token, interests))
     }
 
     fn reregister(
@@ -203,29 +209,12 @@ impl Source for Transport {
         token: mio::Token,
         interests: mio::Interest,
     ) -> io::Result<()> {
-        match self {
-            Transport::Tcp(s) => s.reregister(registry, token, interests),
-            #[cfg(unix)]
-            Transport::Unix(s) => s.reregister(registry, token, interests),
-            Transport::Tls(s) => match s.socket.source() {
-                Some(source) => source.reregister(registry, token, interests),
-                None => Ok(()),
-            },
-            Transport::Memory(_) => Ok(()),
-        }
+        self.source()
+            .map_or(Ok(()), |s| s.reregister(registry, token, interests))
     }
 
     fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        match self {
-            Transport::Tcp(s) => s.deregister(registry),
-            #[cfg(unix)]
-            Transport::Unix(s) => s.deregister(registry),
-            Transport::Tls(s) => match s.socket.source() {
-                Some(source) => source.deregister(registry),
-                None => Ok(()),
-            },
-            Transport::Memory(_) => Ok(()),
-        }
+        self.source().map_or(Ok(()), |s| s.deregister(registry))
     }
 }
 
