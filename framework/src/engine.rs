@@ -115,6 +115,7 @@ impl AppHandler {
     }
 
     /// Runs `before` steps from `from` on, then the target.
+    #[inline]
     fn run_chain(&mut self, from: usize) -> Next {
         if self.chain().len() <= from {
             // Nothing to run (most routes of most apps): no reference
@@ -144,6 +145,7 @@ impl AppHandler {
         self.run_target()
     }
 
+    #[inline]
     fn run_target(&mut self) -> Next {
         let Some(route) = self.route.as_deref() else {
             // Without a route, `reply` holds the fixed answer (404, 405,
@@ -194,6 +196,7 @@ impl AppHandler {
     }
 
     /// Calls the handler function with the body read so far.
+    #[inline]
     fn call(&mut self, body: Vec<u8>) -> Next {
         let (Some(route), Some(parts)) = (self.route.as_deref(), self.parts.as_mut()) else {
             return Next::remove();
@@ -234,6 +237,7 @@ impl AppHandler {
 
     /// Runs `after` steps of middleware `0..upto` (innermost first) and
     /// gets ready to write.
+    #[inline]
     fn reply(&mut self, mut response: Response, upto: usize) -> Next {
         if let Some(parts) = &self.parts {
             let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
