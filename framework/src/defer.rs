@@ -29,7 +29,7 @@ use turnstile_core::{Control, StatusCode};
 
 use crate::completion::{Completion, DeferSlot};
 use crate::extract::{FromRequestParts, Rejection, RequestParts};
-use crate::reply::{error_response, IntoResponse, Response};
+use crate::reply::{error_response, IntoReply, IntoResponse, Reply};
 
 /// The means to answer a request later, from any thread.
 ///
@@ -48,9 +48,19 @@ pub struct Defer {
 #[must_use = "return it from the handler, so the framework waits for the Defer"]
 pub struct Deferred(());
 
-impl IntoResponse for Deferred {
-    fn into_response(self) -> Response {
-        Response::deferred()
+impl IntoReply for Deferred {
+    fn into_reply(self) -> Reply {
+        Reply::Later(self)
+    }
+}
+
+/// `Err` answers at once (a request refused before any work is queued).
+impl<E: IntoResponse> IntoReply for Result<Deferred, E> {
+    fn into_reply(self) -> Reply {
+        match self {
+            Ok(later) => Reply::Later(later),
+            Err(e) => Reply::Now(e.into_response()),
+        }
     }
 }
 

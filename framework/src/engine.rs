@@ -22,7 +22,7 @@ use crate::extract::{Extensions, Rejection, RequestParts};
 use crate::middleware::Finished;
 use crate::middleware::{Before, Middleware};
 use crate::raw::RawContext;
-use crate::reply::{error_response, Body, IntoResponse, Response, StreamBody};
+use crate::reply::{error_response, Body, IntoResponse, Reply, Response, StreamBody};
 use crate::router::Captures;
 use crate::stream::{Pull, Receiver};
 use crate::table::{AppShared, CompiledRoute, Found, Target};
@@ -204,7 +204,7 @@ impl AppHandler {
         let Target::Function(endpoint) = &route.target else {
             return Next::remove();
         };
-        let response = match catch_unwind(AssertUnwindSafe(|| endpoint.call(parts, body))) {
+        let reply = match catch_unwind(AssertUnwindSafe(|| endpoint.call(parts, body))) {
             Ok(r) => r,
             Err(_) => {
                 log::error!(
@@ -212,26 +212,30 @@ impl AppHandler {
                     parts.method(),
                     parts.path()
                 );
+                Reply::Now(error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                    None,
+                ))
+            }
+        };
+        let response = match reply {
+            Reply::Now(response) => response,
+            // A `Deferred` can come only from a `Defer`, but from another
+            // request's: this request would wait for nothing.
+            Reply::Later(_) if parts.defer.is_none() => {
+                log::error!("a handler returned Deferred without taking a Defer");
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal server error",
                     None,
                 )
             }
-        };
-        if response.deferred {
-            if parts.defer.is_none() {
-                log::error!("a handler returned Deferred without taking a Defer");
-                let reply = error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal server error",
-                    None,
-                );
-                return self.reply(reply, self.after_upto);
+            Reply::Later(_) => {
+                self.phase = Phase::WaitingHandler;
+                return self.with_timeout(Next::wait());
             }
-            self.phase = Phase::WaitingHandler;
-            return self.with_timeout(Next::wait());
-        }
+        };
         self.reply(response, self.after_upto)
     }
 
@@ -933,9 +937,24 @@ mod tests {
 
     #[test]
     fn a_deferred_answer_without_a_defer_is_a_500_not_a_hang() {
-        let app = App::new().get("/", Response::deferred);
+        // A `Deferred` comes only from a `Defer`, but a handler can carry
+        // one over from another request's.
+        let stash: Arc<Mutex<Option<crate::Deferred>>> = Arc::default();
+        let keep = stash.clone();
+        let app = App::new()
+            .get("/lend", move |defer: crate::Defer| {
+                *keep.lock().unwrap() = Some(defer.later());
+                defer.spawn(|| "lent")
+            })
+            .get("/borrow", move || -> Result<crate::Deferred, StatusCode> {
+                stash.lock().unwrap().take().ok_or(StatusCode::GONE)
+            });
         let client = TestClient::new(app).unwrap();
-        assert_eq!(client.get("/").status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(client.get("/lend").text(), "lent");
+        assert_eq!(
+            client.get("/borrow").status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

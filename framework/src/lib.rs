@@ -87,7 +87,7 @@ pub use defer::{Defer, Deferred};
 pub use engine::AppHandler;
 pub use handler::HandlerFn;
 pub use raw::RawContext;
-pub use reply::{Html, IntoResponse, Json, Redirect, Response};
+pub use reply::{Html, IntoReply, IntoResponse, Json, Redirect, Reply, Response};
 pub use turnstile_core::{header, Method, StatusCode};
 pub use turnstile_macros::{delete, get, handler, head, options, patch, post, put, route, routes};
 

@@ -46,7 +46,7 @@
 //! built, naming both routes.
 
 use crate::extract::{FromRequest, FromRequestParts};
-use crate::reply::IntoResponse;
+use crate::reply::IntoReply;
 use crate::App;
 
 /// Compile-time check the route attributes and `#[handler]` emit for each
@@ -60,7 +60,7 @@ pub const fn last_extractor<M, T: FromRequest<M>>() {}
 
 /// The check for a handler's return type.
 #[doc(hidden)]
-pub const fn reply<T: IntoResponse>() {}
+pub const fn reply<T: IntoReply>() {}
 
 /// A route made by a route attribute: the function's hidden twin type.
 pub trait Route {

@@ -39,8 +39,6 @@ pub struct Response {
     content_type: Option<Cow<'static, str>>,
     headers: Headers,
     body: Body,
-    /// The reply will come later through a `Defer`.
-    pub(crate) deferred: bool,
     /// What went wrong, for an error answer the app may render its own way
     /// ([`App::render_errors`](crate::App::render_errors)).
     pub(crate) error: Option<Box<ErrorInfo>>,
@@ -357,14 +355,6 @@ impl Response {
         self.body = rendered.body;
         self.headers.append_all(&rendered.headers);
     }
-
-    /// A marker reply: the real one comes through a `Defer`.
-    pub(crate) fn deferred() -> Response {
-        Response {
-            deferred: true,
-            ..Response::default()
-        }
-    }
 }
 
 impl fmt::Debug for Response {
@@ -403,11 +393,41 @@ pub(crate) fn error_response(status: StatusCode, message: &str, field: Option<&s
     }
 }
 
-/// Anything a handler may return.
+/// What a handler answers: a response now, or one that comes later through
+/// the [`Defer`](crate::Defer) it took.
+#[derive(Debug)]
+pub enum Reply {
+    /// The response, ready to send.
+    Now(Response),
+    /// The answer comes through the handler's `Defer`.
+    Later(crate::Deferred),
+}
+
+/// Anything a handler may return: every [`IntoResponse`], and
+/// [`Deferred`](crate::Deferred) (alone or as the `Ok` of a `Result` whose
+/// error is a response) for an answer that comes through a `Defer`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reply",
     label = "not a reply",
-    note = "a handler returns something that implements `IntoResponse`: &'static str, String, Vec<u8>, Json<T>, Html<T>, Redirect, Response, StatusCode, (StatusCode, T), Option<T>, Result<T, E> (both sides replies), Deferred, or a type of your own"
+    note = "a handler returns something that implements `IntoResponse`: &'static str, String, Vec<u8>, Json<T>, Html<T>, Redirect, Response, StatusCode, (StatusCode, T), Option<T>, Result<T, E> (both sides replies), or a type of your own; or `Deferred` (or `Result<Deferred, E>`) when it answers through a `Defer`"
+)]
+pub trait IntoReply {
+    /// The reply it stands for.
+    fn into_reply(self) -> Reply;
+}
+
+impl<T: IntoResponse> IntoReply for T {
+    fn into_reply(self) -> Reply {
+        Reply::Now(self.into_response())
+    }
+}
+
+/// A response: what a handler answers now, what `Defer::complete` and
+/// middleware send.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a response",
+    label = "not a response",
+    note = "responses are &'static str, String, Vec<u8>, Json<T>, Html<T>, Redirect, Response, StatusCode, (StatusCode, T), Option<T>, Result<T, E> (both sides responses), or a type of your own"
 )]
 pub trait IntoResponse {
     /// The response it stands for.
