@@ -21,42 +21,21 @@ SERVERS="${SERVERS:-floor hyper axum actix may-minihttp xitca turnstile-raw turn
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "installing wrk" >&2
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+. "$here/lib.sh"
+need_tools wrk
 cargo build --release --quiet
 bin="$here/target/release"
 
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local path = args[1] or "/plaintext"
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, path) end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+write_pipeline_script "$work/pipeline.lua"
 
-ticks="$(getconf CLK_TCK)"
 results="$work/results.tsv"
 : > "$results"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 for round in $(seq 1 "$ROUNDS"); do
     for server in $SERVERS; do
-        PORT=0 taskset -c "$SERVER_CPU" "$bin/$server" > "$work/$server.out" 2>/dev/null &
-        pid=$!
-        for _ in $(seq 1 100); do
-            grep -q "listening on" "$work/$server.out" 2>/dev/null && break
-            sleep 0.05
-        done
-        url="$(sed -n 's/^listening on //p' "$work/$server.out")"
-        [ -n "$url" ] || { echo "$server did not start" >&2; exit 1; }
+        start_server "$bin" "$server" "$work"
         for route in plaintext json; do
             for mode in plain pipelined; do
                 args=(-t1 -c"$CONNECTIONS" --latency)
@@ -66,27 +45,8 @@ for round in $(seq 1 "$ROUNDS"); do
                 before="$(cpu_ticks "$pid")"
                 taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"${DURATION}s" "$url/$route" -- "/$route" > "$work/wrk.out"
                 after="$(cpu_ticks "$pid")"
-                python3 - "$work/wrk.out" "$round" "$server" "$route" "$mode" "$((after - before))" "$ticks" >> "$results" <<'PY'
-import re, sys
-out, rnd, server, route, mode, cpu, ticks = sys.argv[1:]
-text = open(out).read()
-def dur(v):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
-    if not m:
-        return 0.0  # wrk prints odd values for empty histograms
-    n, u = float(m.group(1)), m.group(2)
-    return n * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-total = int(re.search(r"(\d+) requests in", text).group(1))
-def percentile(p):
-    m = re.search(p + r"%\s+(\S+)", text)
-    return dur(m.group(1)) if m else 0.0
-p50 = percentile("50")
-p99 = percentile("99")
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-cpu_us = int(cpu) / int(ticks) * 1e6 / max(total, 1)
-print("\t".join(map(str, [rnd, server, route, mode, rps, p50, p99, cpu_us, errors.group(1) if errors else 0])))
-PY
+                printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$route" "$mode" \
+                    "$(wrk_row "$work/wrk.out" "$((after - before))")" >> "$results"
             done
         done
         rss="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")"

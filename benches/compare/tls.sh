@@ -25,14 +25,8 @@ PEERS="${PEERS:-actix hyper}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$here/lib.sh"
+need_tools wrk openssl
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet
 bin="$here/target/release"
@@ -45,30 +39,16 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 export TLS_CERT="$work/cert.pem" TLS_KEY="$work/key.pem"
 
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+write_pipeline_script "$work/pipeline.lua"
 
 ticks="$(getconf CLK_TCK)"
 results="$work/results.tsv"
 : > "$results"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 for round in $(seq 1 "$ROUNDS"); do
     for server in $SERVERS; do
-        PORT=0 taskset -c "$SERVER_CPU" "$bin/$server" > "$work/$server.out" 2>/dev/null &
-        pid=$!
-        for _ in $(seq 1 100); do
-            grep -q "listening on" "$work/$server.out" 2>/dev/null && break
-            sleep 0.05
-        done
-        url="$(sed -n 's/^listening on //p' "$work/$server.out")"
+        start_server "$bin" "$server" "$work"
         case "$url" in https://*) ;; *) echo "$server did not start on https ($url)" >&2; exit 1 ;; esac
         port="${url##*:}"
         for mode in plain pipelined; do
@@ -78,22 +58,8 @@ for round in $(seq 1 "$ROUNDS"); do
             before="$(cpu_ticks "$pid")"
             taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"${DURATION}s" "$url/plaintext" > "$work/wrk.out"
             after="$(cpu_ticks "$pid")"
-            python3 - "$work/wrk.out" "$round" "$server" "$mode" "$((after - before))" "$ticks" >> "$results" <<'PY'
-import re, sys
-out, rnd, server, mode, cpu, ticks = sys.argv[1:]
-text = open(out).read()
-def dur(v):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
-    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[m.group(2)] if m else 0.0
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-total = int(re.search(r"(\d+) requests in", text).group(1))
-def pct(p):
-    m = re.search(p + r"%\s+(\S+)", text)
-    return dur(m.group(1)) if m else 0.0
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-cpu_us = int(cpu) / int(ticks) * 1e6 / max(total, 1)
-print("\t".join(map(str, [rnd, server, mode, rps, pct("50"), pct("99"), cpu_us, errors.group(1) if errors else 0])))
-PY
+            printf '%s\t%s\t%s\t%s\n' "$round" "$server" "$mode" \
+                "$(wrk_row "$work/wrk.out" "$((after - before))")" >> "$results"
         done
         # New connections: a full handshake and one request each.
         before="$(cpu_ticks "$pid")"
