@@ -56,6 +56,8 @@
 //!   and the roots the client trusts.
 //! - [`upgrade`]: a [`Protocol`](upgrade::Protocol) taking over a
 //!   connection after `101 Switching Protocols`, on the same event loop.
+//! - [`ws`]: WebSocket (RFC 6455) without I/O: handshake keys, frames, and
+//!   the [`MessageReader`](ws::MessageReader) that enforces the protocol.
 //! - `io` and `transport`: the I/O layer both connection roles share, over
 //!   TCP, Unix sockets, TLS or memory.
 //! - [`Request`], [`ResponseHead`], [`Method`], [`StatusCode`], [`Version`],
@@ -90,6 +92,7 @@ pub mod tls;
 mod transport;
 pub mod upgrade;
 mod version;
+pub mod ws;
 
 pub use control::{Control, ControlError};
 pub use error::Error;
