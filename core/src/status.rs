@@ -102,6 +102,8 @@ status_codes! {
     (417, EXPECTATION_FAILED, "Expectation Failed");
     /// 422 Unprocessable Content
     (422, UNPROCESSABLE_ENTITY, "Unprocessable Content");
+    /// 426 Upgrade Required
+    (426, UPGRADE_REQUIRED, "Upgrade Required");
     /// 429 Too Many Requests
     (429, TOO_MANY_REQUESTS, "Too Many Requests");
     /// 431 Request Header Fields Too Large

@@ -656,6 +656,10 @@ impl Handler for AppHandler {
                 return self.start_stream(stream, response);
             }
         }
+        if let Body::Upgrade(_) = self.out {
+            // The protocol is made in `on_upgrade`, once the 101 is out.
+            return Next::end();
+        }
         let length = self.out.as_bytes().len();
         response.set_content_length(length as u64);
         if length == 0 {
@@ -772,6 +776,10 @@ impl Handler for AppHandler {
 
     /// A raw route may switch protocols.
     fn on_upgrade(&mut self) -> Option<Box<dyn turnstile_core::upgrade::Protocol>> {
+        if let Body::Upgrade(upgrade) = &self.out {
+            let control = self.parts.as_ref()?.control.clone();
+            return upgrade.take().map(|make| make(control));
+        }
         self.raw.as_mut().and_then(|raw| raw.on_upgrade())
     }
 }

@@ -81,6 +81,7 @@ mod state;
 pub mod stream;
 mod table;
 pub mod test;
+pub mod ws;
 
 pub use app::{App, AppFactory, BuildError, RouteSettings, DEFAULT_BODY_LIMIT};
 pub use defer::{Defer, Deferred};

@@ -63,6 +63,38 @@ pub enum Body {
     Owned(Vec<u8>),
     /// A body fed while it is sent (see [`stream`](crate::stream)).
     Stream(StreamBody),
+    /// No body: after this `101` answer, a protocol takes the connection
+    /// over (see [`ws`](crate::ws)).
+    Upgrade(UpgradeBody),
+}
+
+/// What takes the connection over after a `101`: made on the connection's
+/// loop with the request's `Control`, once the answer is out.
+#[derive(Clone)]
+pub struct UpgradeBody {
+    pub(crate) make: Arc<Mutex<Option<MakeProtocol>>>,
+}
+
+/// Makes the protocol for an upgraded connection.
+pub(crate) type MakeProtocol =
+    Box<dyn FnOnce(turnstile_core::Control) -> Box<dyn turnstile_core::upgrade::Protocol> + Send>;
+
+impl UpgradeBody {
+    pub(crate) fn new(make: MakeProtocol) -> UpgradeBody {
+        UpgradeBody {
+            make: Arc::new(Mutex::new(Some(make))),
+        }
+    }
+
+    pub(crate) fn take(&self) -> Option<MakeProtocol> {
+        self.make.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl fmt::Debug for UpgradeBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradeBody").finish_non_exhaustive()
+    }
 }
 
 /// A streaming body: the channel, and the producer to start on the
@@ -86,7 +118,7 @@ impl Body {
     /// The bytes in memory (none for a stream).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Body::Empty | Body::Stream(_) => &[],
+            Body::Empty | Body::Stream(_) | Body::Upgrade(_) => &[],
             Body::Static(b) => b,
             Body::Owned(b) => b,
         }

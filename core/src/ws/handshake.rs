@@ -2,6 +2,160 @@
 //! `Sec-WebSocket-Key` and computing the `Sec-WebSocket-Accept` that
 //! proves the server read it.
 
+use std::fmt;
+
+use crate::header::{Headers, ListItems};
+use crate::{Method, Request, ResponseHead, StatusCode, Version};
+
+/// A valid opening handshake from a client (RFC 6455 §4.2.1), ready to be
+/// answered.
+///
+/// ```
+/// use turnstile_core::ws::Handshake;
+/// use turnstile_core::{Request, ResponseHead, StatusCode};
+///
+/// let request = Request::parse(
+///     b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///       Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///       Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n",
+/// )
+/// .unwrap();
+/// let handshake = Handshake::from_request(&request).unwrap();
+/// assert!(handshake.offers_protocol("chat"));
+/// let mut head = ResponseHead::new();
+/// handshake.accept(&mut head, Some("chat"));
+/// assert_eq!(head.status(), StatusCode::SWITCHING_PROTOCOLS);
+/// assert_eq!(head.headers().get("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Handshake {
+    accept: String,
+    protocols: Vec<String>,
+    origin: Option<String>,
+}
+
+/// Why a request is not a WebSocket handshake this server accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// Another version of the protocol (or none): answer `426 Upgrade
+    /// Required` with `Sec-WebSocket-Version: 13`.
+    Version,
+    /// Not a well-formed handshake: answer `400`.
+    Malformed(&'static str),
+}
+
+impl HandshakeError {
+    /// The status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HandshakeError::Version => StatusCode::UPGRADE_REQUIRED,
+            HandshakeError::Malformed(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Sets the status and, for a version mismatch, the version this
+    /// server speaks.
+    pub fn write_to(&self, head: &mut ResponseHead) {
+        head.set_status(self.status());
+        if *self == HandshakeError::Version {
+            let _ = head.headers_mut().set("sec-websocket-version", "13");
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Version => f.write_str("WebSocket version 13 is required"),
+            HandshakeError::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+fn has_token(headers: &Headers, name: &str, token: &[u8]) -> bool {
+    ListItems::new(headers.get_all(name)).any(|item| item.eq_ignore_ascii_case(token))
+}
+
+impl Handshake {
+    /// Checks `request` as an opening handshake.
+    pub fn from_request(request: &Request) -> Result<Handshake, HandshakeError> {
+        let headers = request.headers();
+        if request.method() != Method::Get {
+            return Err(HandshakeError::Malformed("a WebSocket handshake is a GET"));
+        }
+        if request.version() != Version::Http11 {
+            return Err(HandshakeError::Malformed(
+                "a WebSocket handshake needs HTTP/1.1",
+            ));
+        }
+        if !has_token(headers, "upgrade", b"websocket") {
+            return Err(HandshakeError::Malformed("no Upgrade: websocket"));
+        }
+        if !has_token(headers, "connection", b"upgrade") {
+            return Err(HandshakeError::Malformed("no Connection: upgrade"));
+        }
+        let mut versions = headers.get_all("sec-websocket-version");
+        match (versions.next(), versions.next()) {
+            (Some(b"13"), None) => {}
+            _ => return Err(HandshakeError::Version),
+        }
+        let mut keys = headers.get_all("sec-websocket-key");
+        let key = match (keys.next(), keys.next()) {
+            (Some(key), None) if is_valid_key(key) => key,
+            _ => {
+                return Err(HandshakeError::Malformed(
+                    "missing or malformed Sec-WebSocket-Key",
+                ))
+            }
+        };
+        let protocols = ListItems::new(headers.get_all("sec-websocket-protocol"))
+            .filter_map(|p| std::str::from_utf8(p).ok())
+            .map(str::to_owned)
+            .collect();
+        Ok(Handshake {
+            accept: accept_key(key),
+            protocols,
+            origin: headers.get("origin").map(str::to_owned),
+        })
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// Whether the client offers subprotocol `name`.
+    pub fn offers_protocol(&self, name: &str) -> bool {
+        self.protocols.iter().any(|p| p == name)
+    }
+
+    /// The page's origin, as the browser sent it (check it against the
+    /// sites allowed to connect: browsers let any page open a WebSocket
+    /// to any server, cookies included).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// Writes the `101` answer, choosing `protocol` (one the client
+    /// offered, or none).
+    pub fn accept(&self, head: &mut ResponseHead, protocol: Option<&str>) {
+        head.set_status(StatusCode::SWITCHING_PROTOCOLS);
+        self.accept_headers(head.headers_mut(), protocol);
+    }
+
+    /// The header fields of the `101` answer (for a reply built elsewhere).
+    pub fn accept_headers(&self, headers: &mut Headers, protocol: Option<&str>) {
+        let _ = headers.set("upgrade", "websocket");
+        let _ = headers.set("connection", "upgrade");
+        let _ = headers.set("sec-websocket-accept", &self.accept);
+        if let Some(protocol) = protocol.filter(|p| self.offers_protocol(p)) {
+            let _ = headers.set("sec-websocket-protocol", protocol);
+        }
+    }
+}
+
 /// The GUID the RFC appends to the key before hashing.
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 

@@ -17,10 +17,14 @@
 
 mod frame;
 mod handshake;
+mod sender;
+mod socket;
 mod utf8;
 
 pub use frame::{apply_mask, write_frame, write_header, BadFrame, FrameHeader, OpCode};
-pub use handshake::{accept_key, client_key, is_valid_key};
+pub use handshake::{accept_key, client_key, is_valid_key, Handshake, HandshakeError};
+pub use sender::{Prepared, SendError, WsGroup, WsSender};
+pub use socket::{Socket, WebSocket, WsConfig, WsHandler};
 pub use utf8::{InvalidUtf8, Utf8Stream};
 
 use std::fmt;

@@ -257,6 +257,8 @@ pub struct Rejection {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// Fields the answer needs (`Sec-WebSocket-Version` on a 426, say).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Rejection {
@@ -266,7 +268,14 @@ impl Rejection {
             status,
             message: message.into(),
             field: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header field to the answer.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Rejection {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// Names the part or field at fault.
@@ -301,7 +310,11 @@ impl std::error::Error for Rejection {}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        error_response(self.status, &self.message, self.field.as_deref())
+        let mut response = error_response(self.status, &self.message, self.field.as_deref());
+        for (name, value) in &self.headers {
+            response = response.with_header(name, value);
+        }
+        response
     }
 }
 

@@ -1,0 +1,506 @@
+//! A WebSocket connection on the event loop: the [`Protocol`] that reads
+//! frames, answers pings and the closing handshake, keeps idle sockets
+//! alive, and writes what the app and other threads send, within a budget.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::sender::{close_chunk, Chunk, SendError, WsSender};
+use super::{close_code, write_message, CloseFrame, Message, MessageReader, ProtocolError, Role};
+use crate::upgrade::{Protocol, Upgraded};
+use crate::{Control, Error, Next};
+
+/// What a WebSocket's application does: hears the socket open, each
+/// message, and the close. Runs on the socket's event loop: keep each call
+/// short, and hand slow work to another thread with a [`WsSender`].
+pub trait WsHandler: Send + 'static {
+    /// The socket is open. Keep `socket.sender()` to send from elsewhere.
+    fn on_open(&mut self, socket: &mut Socket<'_>) {
+        let _ = socket;
+    }
+
+    /// A text or binary message arrived.
+    fn on_message(&mut self, socket: &mut Socket<'_>, message: Message);
+
+    /// The socket closed: the peer's close frame, the one this end sent
+    /// for a protocol error, or `None` when the connection just ended.
+    /// Called once.
+    fn on_close(&mut self, close: Option<&CloseFrame>) {
+        let _ = close;
+    }
+}
+
+/// Limits and timers of a WebSocket.
+#[derive(Clone, Debug)]
+pub struct WsConfig {
+    /// Messages over this many bytes are refused with 1009.
+    pub max_message: usize,
+    /// Bytes queued for the client beyond which sends are refused with
+    /// [`SendError::Full`] and the socket stops reading.
+    pub send_budget: usize,
+    /// A ping goes out after this long without hearing from the client.
+    pub ping_interval: Option<Duration>,
+    /// The client must answer a ping (or send anything) within this.
+    pub pong_timeout: Duration,
+    /// How long a closing handshake may wait for the client's close.
+    pub close_timeout: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> WsConfig {
+        WsConfig {
+            max_message: 16 << 20,
+            send_budget: 1 << 20,
+            ping_interval: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(20),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The socket as the application sees it during a callback.
+pub struct Socket<'a> {
+    out: &'a mut OutQueue,
+    sender: &'a WsSender,
+    close: &'a mut Option<(u16, String)>,
+    budget: usize,
+}
+
+impl Socket<'_> {
+    /// Queues `message` for this socket. Refused when its send budget is
+    /// spent (the client reads too slowly) or it is closing.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        if self.close.is_some() {
+            return Err(SendError::Closed);
+        }
+        if self.out.bytes >= self.budget {
+            return Err(SendError::Full);
+        }
+        let mut out = Vec::new();
+        write_message(&mut out, &message, None);
+        self.out.push(Chunk::Own(out));
+        Ok(())
+    }
+
+    /// Closes the socket with `code` and `reason` once what is queued is
+    /// sent.
+    pub fn close(&mut self, code: u16, reason: &str) {
+        if self.close.is_none() {
+            *self.close = Some((code, reason.to_owned()));
+        }
+    }
+
+    /// A handle to send to this socket from any thread.
+    pub fn sender(&self) -> WsSender {
+        self.sender.clone()
+    }
+
+    /// Bytes queued for the client and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.bytes
+    }
+}
+
+impl fmt::Debug for Socket<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("queued", &self.out.bytes)
+            .finish()
+    }
+}
+
+/// Bytes waiting to be written, in the order they go out.
+#[derive(Default)]
+struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// How much of the front chunk is written.
+    front: usize,
+    bytes: usize,
+}
+
+impl OutQueue {
+    fn push(&mut self, chunk: Chunk) {
+        self.bytes += chunk.bytes().len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Writes into `conn` until it is empty or the connection is full.
+    fn write_to(&mut self, conn: &mut Upgraded<'_>) -> io::Result<()> {
+        while let Some(chunk) = self.chunks.front() {
+            let bytes = &chunk.bytes()[self.front..];
+            match conn.write(bytes) {
+                Ok(n) => {
+                    self.front += n;
+                    self.bytes -= n;
+                    if self.front == chunk.bytes().len() {
+                        self.chunks.pop_front();
+                        self.front = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// Our close frame is queued or sent; waiting for the client's.
+    Closing {
+        since: Instant,
+    },
+    /// Finished: write what is queued, then close the connection.
+    Done,
+}
+
+/// Reads at most this much per callback, so that one busy socket does not
+/// hold up its loop.
+const READ_PER_TURN: usize = 256 * 1024;
+
+/// A WebSocket connection: the [`Protocol`] a handler returns from
+/// [`on_upgrade`](crate::Handler::on_upgrade) after answering a valid
+/// handshake with `101`.
+pub struct WebSocket<H: WsHandler> {
+    handler: H,
+    config: WsConfig,
+    reader: MessageReader,
+    /// The start of a frame header a read cut (at most 13 bytes).
+    carry: Vec<u8>,
+    out: OutQueue,
+    sender: WsSender,
+    phase: Phase,
+    opened: bool,
+    close_told: bool,
+    last_heard: Instant,
+    ping_sent: Option<Instant>,
+}
+
+impl<H: WsHandler> WebSocket<H> {
+    /// A server-side socket for `handler`, woken through `control` (the
+    /// upgrading request's).
+    pub fn new(handler: H, control: Control, config: WsConfig) -> WebSocket<H> {
+        WebSocket {
+            handler,
+            reader: MessageReader::new(Role::Server, config.max_message),
+            sender: WsSender::new(control, config.send_budget),
+            config,
+            carry: Vec::new(),
+            out: OutQueue::default(),
+            phase: Phase::Open,
+            opened: false,
+            close_told: false,
+            last_heard: Instant::now(),
+            ping_sent: None,
+        }
+    }
+
+    /// Runs `f` with the handler and a [`Socket`]; a panic closes with 1011.
+    fn with_socket(&mut self, f: impl FnOnce(&mut H, &mut Socket<'_>)) {
+        let mut close = None;
+        let mut socket = Socket {
+            out: &mut self.out,
+            sender: &self.sender,
+            close: &mut close,
+            budget: self.config.send_budget,
+        };
+        let handler = &mut self.handler;
+        if catch_unwind(AssertUnwindSafe(|| f(handler, &mut socket))).is_err() {
+            log::error!("a WebSocket handler panicked; closing with 1011");
+            close = Some((close_code::INTERNAL_ERROR, "internal error".to_owned()));
+        }
+        if let Some((code, reason)) = close {
+            self.start_close(code, &reason);
+        }
+    }
+
+    fn open(&mut self) {
+        if !self.opened {
+            self.opened = true;
+            self.last_heard = Instant::now();
+            self.with_socket(|h, s| h.on_open(s));
+        }
+    }
+
+    fn tell_close(&mut self, close: Option<&CloseFrame>) {
+        if !self.close_told {
+            self.close_told = true;
+            let handler = &mut self.handler;
+            if catch_unwind(AssertUnwindSafe(|| handler.on_close(close))).is_err() {
+                log::error!("a WebSocket handler panicked in on_close");
+            }
+        }
+        self.sender.shared().lock().closed = true;
+    }
+
+    /// Sends our close frame (once) and waits for the client's.
+    fn start_close(&mut self, code: u16, reason: &str) {
+        if self.phase == Phase::Open {
+            self.out.push(close_chunk(code, reason));
+            self.phase = Phase::Closing {
+                since: Instant::now(),
+            };
+            self.sender.shared().lock().closed = true;
+        }
+    }
+
+    /// The client broke the protocol: say why in a close frame and end.
+    fn fail(&mut self, error: ProtocolError) {
+        log::debug!("WebSocket protocol error: {error}");
+        if self.phase == Phase::Open {
+            self.out.push(close_chunk(error.code, error.reason));
+        }
+        self.phase = Phase::Done;
+        let close = CloseFrame {
+            code: error.code,
+            reason: error.reason.to_owned(),
+        };
+        self.tell_close(Some(&close));
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Text(_) | Message::Binary(_) => {
+                if self.phase == Phase::Open {
+                    self.with_socket(|h, s| h.on_message(s, message));
+                }
+            }
+            Message::Ping(payload) => {
+                if self.phase == Phase::Open {
+                    let mut out = Vec::new();
+                    write_message(&mut out, &Message::Pong(payload), None);
+                    self.out.push(Chunk::Own(out));
+                }
+            }
+            // Answers our ping, or an unsolicited one: either shows life.
+            Message::Pong(_) => self.ping_sent = None,
+            Message::Close(frame) => {
+                if self.phase == Phase::Open {
+                    // Echo the code (RFC 6455 §5.5.1).
+                    let mut out = Vec::new();
+                    let echo = frame.as_ref().map(|f| CloseFrame {
+                        code: f.code,
+                        reason: String::new(),
+                    });
+                    write_message(&mut out, &Message::Close(echo), None);
+                    self.out.push(Chunk::Own(out));
+                }
+                self.phase = Phase::Done;
+                self.tell_close(frame.as_ref());
+            }
+        }
+    }
+
+    /// Reads and handles what arrived, within the send budget.
+    fn read_from(&mut self, conn: &mut Upgraded<'_>) -> io::Result<bool> {
+        let mut stack = [0u8; 16 * 1024];
+        let mut read = 0;
+        while self.phase != Phase::Done && self.out.bytes < self.config.send_budget {
+            if read >= READ_PER_TURN {
+                return Ok(true);
+            }
+            let carried = self.carry.len();
+            stack[..carried].copy_from_slice(&self.carry);
+            let n = match conn.read(&mut stack[carried..]) {
+                Ok(0) => {
+                    // The client went away without a closing handshake.
+                    self.phase = Phase::Done;
+                    self.tell_close(None);
+                    return Ok(false);
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            read += n;
+            self.carry.clear();
+            self.last_heard = Instant::now();
+            self.ping_sent = None;
+            let mut data = &mut stack[..carried + n];
+            while !data.is_empty() && self.phase != Phase::Done {
+                match self.reader.read(data) {
+                    Ok((used, message)) => {
+                        data = &mut data[used..];
+                        match message {
+                            Some(message) => self.handle(message),
+                            None if used == 0 => break,
+                            None => {}
+                        }
+                    }
+                    Err(error) => {
+                        self.fail(error);
+                        return Ok(false);
+                    }
+                }
+            }
+            // What is left is the start of a header.
+            self.carry.extend_from_slice(data);
+        }
+        Ok(false)
+    }
+
+    /// Moves what other threads queued into the write queue, while the
+    /// budget lasts; applies a close they asked for.
+    fn take_pending(&mut self) {
+        let mut pending = self.sender.shared().lock();
+        while self.out.bytes < self.config.send_budget {
+            let Some(chunk) = pending.chunks.pop_front() else {
+                break;
+            };
+            pending.bytes -= chunk.bytes().len();
+            if self.phase == Phase::Open {
+                self.out.push(chunk);
+            }
+        }
+        let close = pending.close.take();
+        drop(pending);
+        if let Some((code, reason)) = close {
+            self.start_close(code, &reason);
+        }
+    }
+
+    /// One turn: read (if asked), take what others queued, write, and say
+    /// what next.
+    fn turn(&mut self, conn: &mut Upgraded<'_>, read: bool) -> Next {
+        self.open();
+        let mut more = false;
+        if read {
+            match self.read_from(conn) {
+                Ok(again) => more = again,
+                Err(e) => {
+                    log::debug!("WebSocket read failed: {e}");
+                    self.tell_close(None);
+                    return Next::remove();
+                }
+            }
+        }
+        self.take_pending();
+        if let Err(e) = self.out.write_to(conn) {
+            log::debug!("WebSocket write failed: {e}");
+            self.tell_close(None);
+            return Next::remove();
+        }
+        if more {
+            return Next::read_and_write();
+        }
+        self.next()
+    }
+
+    fn next(&self) -> Next {
+        let now = Instant::now();
+        match self.phase {
+            Phase::Done if self.out.chunks.is_empty() => Next::end(),
+            Phase::Done => Next::write(),
+            Phase::Closing { since } => {
+                let left = self.config.close_timeout.saturating_sub(now - since);
+                let next = if self.out.chunks.is_empty() {
+                    Next::read()
+                } else {
+                    Next::read_and_write()
+                };
+                next.timeout(left.max(Duration::from_millis(1)))
+            }
+            Phase::Open => {
+                let next = if self.out.bytes >= self.config.send_budget {
+                    // The client is not reading: neither do we.
+                    Next::write()
+                } else if self.out.chunks.is_empty() {
+                    Next::read()
+                } else {
+                    Next::read_and_write()
+                };
+                match self.timer_due() {
+                    Some(due) => next.timeout(
+                        due.saturating_duration_since(now)
+                            .max(Duration::from_millis(1)),
+                    ),
+                    None => next,
+                }
+            }
+        }
+    }
+
+    /// When the keep-alive timer fires: the pong deadline, or the next ping.
+    fn timer_due(&self) -> Option<Instant> {
+        match self.ping_sent {
+            Some(sent) => Some(sent + self.config.pong_timeout),
+            None => self.config.ping_interval.map(|i| self.last_heard + i),
+        }
+    }
+
+    fn on_timer(&mut self) -> Next {
+        match self.phase {
+            Phase::Closing { .. } | Phase::Done => {
+                self.phase = Phase::Done;
+                self.tell_close(None);
+                Next::end()
+            }
+            Phase::Open => {
+                let now = Instant::now();
+                match self.timer_due() {
+                    Some(due) if due <= now => {}
+                    // Early (the timer counts from the last callback).
+                    _ => return self.next(),
+                }
+                if self.ping_sent.is_some() {
+                    log::debug!("WebSocket client did not answer a ping; closing");
+                    self.tell_close(None);
+                    return Next::remove();
+                }
+                let mut out = Vec::new();
+                write_message(&mut out, &Message::Ping(Vec::new()), None);
+                self.out.push(Chunk::Own(out));
+                self.ping_sent = Some(now);
+                Next::read_and_write().timeout(self.config.pong_timeout)
+            }
+        }
+    }
+}
+
+impl<H: WsHandler> Protocol for WebSocket<H> {
+    fn on_readable(&mut self, conn: &mut Upgraded<'_>) -> Next {
+        self.turn(conn, true)
+    }
+
+    fn on_writable(&mut self, conn: &mut Upgraded<'_>) -> Next {
+        let read = self.phase != Phase::Done;
+        self.turn(conn, read)
+    }
+
+    fn on_error(&mut self, error: Error) -> Next {
+        match error {
+            Error::Timeout => self.on_timer(),
+            Error::ShuttingDown => {
+                self.start_close(close_code::GOING_AWAY, "server shutting down");
+                Next::read_and_write().timeout(self.config.close_timeout)
+            }
+            other => {
+                log::debug!("WebSocket ends: {other}");
+                self.tell_close(None);
+                Next::remove()
+            }
+        }
+    }
+
+    fn on_wake(&mut self) -> Next {
+        Next::read_and_write()
+    }
+
+    fn on_done(&mut self) {
+        self.tell_close(None);
+    }
+}
+
+impl<H: WsHandler> fmt::Debug for WebSocket<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("phase", &self.phase)
+            .field("queued", &self.out.bytes)
+            .finish_non_exhaustive()
+    }
+}

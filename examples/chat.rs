@@ -1,0 +1,143 @@
+//! Real-time on the event loop: a WebSocket echo, a chat room, and a page.
+//!
+//! ```text
+//! PORT=3000 cargo run --release --example chat
+//! # then open http://127.0.0.1:3000/ in two browser tabs
+//! python3 -m websockets ws://127.0.0.1:3000/ws/echo
+//! ```
+//!
+//! - `GET /ws/echo`: every text and binary message comes back unchanged.
+//! - `GET /ws/chat`: each text message goes to every other client.
+//! - `GET /`: a page with a chat box.
+//!
+//! `WS_MAX_MESSAGE` (bytes) sets the largest message taken (default 16 MiB);
+//! larger ones close the socket with 1009. Each socket runs on its worker's
+//! event loop: an open socket costs memory, not a thread.
+
+use std::io::{self, Write};
+
+use turnstile::extract::State;
+use turnstile::middleware::Logger;
+use turnstile::ws::{Message, Socket, WebSocketUpgrade, WsGroup, WsHandler, WsSender};
+use turnstile::{App, Html};
+
+/// Sends every message back.
+struct Echo;
+
+impl WsHandler for Echo {
+    fn on_message(&mut self, socket: &mut Socket<'_>, message: Message) {
+        if socket.send(message).is_err() {
+            log::debug!("echo dropped: the client does not read");
+        }
+    }
+}
+
+/// One member of the room: joins on open, leaves on close, and passes its
+/// text messages to everyone else.
+struct Member {
+    room: WsGroup,
+    me: Option<WsSender>,
+}
+
+impl WsHandler for Member {
+    fn on_open(&mut self, socket: &mut Socket<'_>) {
+        let me = socket.sender();
+        self.room.join(me.clone());
+        self.me = Some(me);
+    }
+
+    fn on_message(&mut self, _socket: &mut Socket<'_>, message: Message) {
+        if let Message::Text(_) = message {
+            self.room.broadcast_except(&message, self.me.as_ref());
+        }
+    }
+
+    fn on_close(&mut self, _close: Option<&turnstile::ws::CloseFrame>) {
+        if let Some(me) = &self.me {
+            self.room.leave(me);
+        }
+    }
+}
+
+fn max_message() -> usize {
+    std::env::var("WS_MAX_MESSAGE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16 << 20)
+}
+
+fn app() -> App {
+    let limit = max_message();
+    App::new()
+        .wrap(Logger)
+        .state(WsGroup::new())
+        .get("/", || Html(PAGE))
+        .get("/ws/echo", move |ws: WebSocketUpgrade| {
+            ws.max_message(limit).accept(Echo)
+        })
+        .get(
+            "/ws/chat",
+            move |ws: WebSocketUpgrade, room: State<WsGroup>| {
+                let room = WsGroup::clone(&room);
+                ws.max_message(limit).accept(Member { room, me: None })
+            },
+        )
+}
+
+fn main() -> io::Result<()> {
+    turnstile_suite::init_logging();
+    let config = turnstile_suite::ExampleConfig::from_env();
+    let server = config.server()?;
+    let handle = app().serve_on(server)?;
+    turnstile_suite::announce(handle.addrs());
+    let _ = io::stdout().flush();
+    handle.join();
+    Ok(())
+}
+
+const PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>Turnstile chat</title>
+<style>
+  body { font: 16px system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; }
+  #log { border: 1px solid #ccc; height: 20rem; overflow-y: auto; padding: .5rem; }
+  #log p { margin: .2rem 0; }
+  .me { color: #555; }
+</style>
+<h1>Chat</h1>
+<div id="log"></div>
+<form id="say"><input id="text" autocomplete="off" autofocus> <button>Send</button></form>
+<p id="status">connecting…</p>
+<script>
+const log = document.getElementById("log");
+const status = document.getElementById("status");
+function line(text, cls) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  if (cls) p.className = cls;
+  log.append(p);
+  log.scrollTop = log.scrollHeight;
+}
+let socket;
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
+  socket.onopen = () => { status.textContent = "connected"; };
+  socket.onmessage = (e) => line(e.data);
+  socket.onclose = () => {
+    status.textContent = "disconnected; reconnecting…";
+    setTimeout(connect, 1000);
+  };
+}
+connect();
+document.getElementById("say").onsubmit = (e) => {
+  e.preventDefault();
+  const input = document.getElementById("text");
+  if (input.value && socket.readyState === WebSocket.OPEN) {
+    socket.send(input.value);
+    line(input.value, "me");
+    input.value = "";
+  }
+};
+</script>
+"#;
