@@ -4,22 +4,29 @@
 //! PORT=3000 cargo run --release --example chat
 //! # then open http://127.0.0.1:3000/ in two browser tabs
 //! python3 -m websockets ws://127.0.0.1:3000/ws/echo
+//! curl -N http://127.0.0.1:3000/events
 //! ```
 //!
 //! - `GET /ws/echo`: every text and binary message comes back unchanged.
 //! - `GET /ws/chat`: each text message goes to every other client.
-//! - `GET /`: a page with a chat box.
+//! - `GET /events`: Server-Sent Events, an event `tick` every `TICK_MS`
+//!   milliseconds (default 1000) with `id` and data counting up from 1; a
+//!   client reconnecting with `Last-Event-ID: n` continues at `n + 1`.
+//! - `GET /`: a page with a chat box and a live tick counter.
 //!
 //! `WS_MAX_MESSAGE` (bytes) sets the largest message taken (default 16 MiB);
 //! larger ones close the socket with 1009. Each socket runs on its worker's
 //! event loop: an open socket costs memory, not a thread.
 
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use turnstile::extract::State;
 use turnstile::middleware::Logger;
+use turnstile::sse::{Event, EventSender, LastEventId, Sse};
 use turnstile::ws::{Message, Socket, WebSocketUpgrade, WsGroup, WsHandler, WsSender};
-use turnstile::{App, Html};
+use turnstile::{App, Html, Response};
 
 /// Sends every message back.
 struct Echo;
@@ -59,6 +66,60 @@ impl WsHandler for Member {
     }
 }
 
+/// The event streams' subscribers, each with the next id it gets. One
+/// thread ticks for all of them: a subscriber costs a buffer, not a thread.
+#[derive(Clone, Default)]
+struct Ticker {
+    subscribers: Arc<Mutex<Vec<(EventSender, u64)>>>,
+}
+
+impl Ticker {
+    fn start(every: Duration) -> Ticker {
+        let ticker = Ticker::default();
+        let subscribers = ticker.subscribers.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(every);
+            let mut list = subscribers.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain_mut(|(events, next)| {
+                if events.is_draining() {
+                    let _ = events.try_send(&Event::data("the server is restarting").event("bye"));
+                    return false; // dropping the sender ends the stream
+                }
+                let event = Event::data(next.to_string())
+                    .event("tick")
+                    .id(next.to_string());
+                match events.try_send(&event) {
+                    Ok(()) => {
+                        *next += 1;
+                        true
+                    }
+                    // A slow client misses a tick; a gone one leaves.
+                    Err(_) => !events.is_closed(),
+                }
+            });
+        });
+        ticker
+    }
+
+    fn subscribe(&self, last: Option<String>) -> Response {
+        let next = last.and_then(|id| id.parse::<u64>().ok()).unwrap_or(0) + 1;
+        let (response, events) = Sse::channel();
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((events, next));
+        response
+    }
+}
+
+fn tick_every() -> Duration {
+    let ms = std::env::var("TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000u64);
+    Duration::from_millis(ms.max(1))
+}
+
 fn max_message() -> usize {
     std::env::var("WS_MAX_MESSAGE")
         .ok()
@@ -71,7 +132,12 @@ fn app() -> App {
     App::new()
         .wrap(Logger)
         .state(WsGroup::new())
+        .state(Ticker::start(tick_every()))
         .get("/", || Html(PAGE))
+        .get(
+            "/events",
+            |ticker: State<Ticker>, LastEventId(last): LastEventId| ticker.subscribe(last),
+        )
         .get("/ws/echo", move |ws: WebSocketUpgrade| {
             ws.max_message(limit).accept(Echo)
         })
@@ -105,6 +171,7 @@ const PAGE: &str = r#"<!doctype html>
   .me { color: #555; }
 </style>
 <h1>Chat</h1>
+<p>ticks: <span id="ticks">–</span></p>
 <div id="log"></div>
 <form id="say"><input id="text" autocomplete="off" autofocus> <button>Send</button></form>
 <p id="status">connecting…</p>
@@ -130,6 +197,11 @@ function connect() {
   };
 }
 connect();
+// EventSource reconnects by itself, sending Last-Event-ID.
+const events = new EventSource("/events");
+events.addEventListener("tick", (e) => {
+  document.getElementById("ticks").textContent = e.data;
+});
 document.getElementById("say").onsubmit = (e) => {
   e.preventDefault();
   const input = document.getElementById("text");

@@ -16,7 +16,7 @@
 //!
 //! `/export.csv` streams rows from a producer on the blocking pool as the
 //! client takes them; `/events` is a text/event-stream fed by a thread
-//! through a `BodySender` (it stops when the client leaves, and says
+//! through an `EventSender` (it stops when the client leaves, and says
 //! goodbye when the server drains). `/stream/:n` is the same kind of thing
 //! written as a raw engine handler, for comparison.
 
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use turnstile::core::{Control, Encoder, Handler, Next, Request, ResponseHead};
 use turnstile::extract::{Form, Path, Query, State};
 use turnstile::middleware::{Cors, Logger, RequestId, RequestIdMiddleware, Timeout};
+use turnstile::sse::{Event, Sse};
 use turnstile::{App, Defer, Deferred, Json, Method, Response, RouteSettings, StatusCode};
 
 #[derive(Clone, Serialize)]
@@ -223,25 +224,21 @@ struct Ticks {
 fn events(Query(ticks): Query<Ticks>) -> Response {
     let count = ticks.count.unwrap_or(10).min(100_000);
     let every = Duration::from_millis(ticks.every_ms.unwrap_or(1000).clamp(10, 60_000));
-    let (response, tx) = Response::channel(turnstile::stream::DEFAULT_STREAM_CAPACITY);
+    let (response, events) = Sse::channel();
     std::thread::spawn(move || {
         for id in 1..=count {
-            if tx.is_draining() {
-                let _ = tx.send("event: bye\ndata: the server is restarting\n\n");
+            if events.is_draining() {
+                let _ = events.send(&Event::data("the server is restarting").event("bye"));
                 return;
             }
-            if tx
-                .send(format!("id: {id}\nevent: tick\ndata: {id}\n\n"))
-                .is_err()
-            {
+            let tick = Event::data(id.to_string()).event("tick").id(id.to_string());
+            if events.send(&tick).is_err() {
                 return; // the client left
             }
             std::thread::sleep(every);
         }
     });
     response
-        .with_header("content-type", "text/event-stream")
-        .with_header("cache-control", "no-cache")
 }
 
 fn app() -> App {

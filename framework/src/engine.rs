@@ -529,7 +529,12 @@ impl AppHandler {
                     self.chunk = chunk;
                     self.written = 0;
                 }
-                Pull::Wait => return Next::wait(),
+                Pull::Wait => {
+                    return match stream.keep_alive() {
+                        Some((every, _)) => Next::wait().timeout(every),
+                        None => Next::wait(),
+                    }
+                }
                 Pull::End => return Next::end(),
                 Pull::Abort => {
                     log::warn!("a response stream was cut by its producer");
@@ -702,6 +707,17 @@ impl Handler for AppHandler {
             };
         }
         match (&self.phase, error) {
+            (Phase::Writing, Error::Timeout) if self.stream.is_some() => {
+                // An idle stream with a keep-alive: send it, wait again.
+                match self.stream.as_ref().and_then(|s| s.keep_alive()) {
+                    Some((_, bytes)) if self.written >= self.chunk.len() => {
+                        self.chunk = bytes.to_vec();
+                        self.written = 0;
+                        Next::write()
+                    }
+                    _ => Next::remove(),
+                }
+            }
             (Phase::Writing, error) if self.stream.is_some() => {
                 log::debug!("a response stream ends: {error}");
                 Next::remove()

@@ -77,6 +77,7 @@ pub mod middleware;
 mod raw;
 pub mod reply;
 pub mod router;
+pub mod sse;
 mod state;
 pub mod stream;
 mod table;

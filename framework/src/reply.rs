@@ -371,6 +371,11 @@ impl Response {
         self.body.as_bytes()
     }
 
+    /// The body as it is held (bytes, a stream, an upgrade).
+    pub fn body_ref(&self) -> &Body {
+        &self.body
+    }
+
     /// Replaces the body.
     pub fn set_body(&mut self, body: Body) {
         self.body = body;

@@ -264,6 +264,9 @@ struct ChannelState {
     /// The connection waits for bytes; the next push must wake it.
     parked: bool,
     control: Option<Control>,
+    /// Bytes the connection sends after this long without any (an event
+    /// stream's comment), so that proxies and clients see it alive.
+    keep_alive: Option<(Duration, &'static [u8])>,
 }
 
 /// The receiving side: when the last holder lets go (the response was sent,
@@ -343,6 +346,7 @@ impl Channel {
                 draining: false,
                 parked: false,
                 control: None,
+                keep_alive: None,
             }),
             room: Condvar::new(),
         });
@@ -363,6 +367,15 @@ impl Channel {
                 self.close();
             }
         }
+    }
+
+    /// Sends `bytes` after `every` without anything else to send.
+    pub(crate) fn set_keep_alive(&self, every: Duration, bytes: &'static [u8]) {
+        self.lock().keep_alive = Some((every, bytes));
+    }
+
+    pub(crate) fn keep_alive(&self) -> Option<(Duration, &'static [u8])> {
+        self.lock().keep_alive
     }
 
     /// The connection starts sending: wake-ups go through `control`.
