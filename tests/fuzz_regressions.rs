@@ -68,3 +68,8 @@ fn app_extract() {
 fn tls_connection() {
     replay("tls_connection", checks::tls_connection);
 }
+
+#[test]
+fn websocket() {
+    replay("websocket", checks::websocket);
+}
