@@ -55,6 +55,56 @@ impl WsHandler for Pusher {
     fn on_message(&mut self, _socket: &mut Socket<'_>, _message: Message) {}
 }
 
+/// On open, a thread sends 200 messages of 16 KiB as fast as the socket's
+/// budget lets it (retrying when full), far past what the budget holds.
+struct Flood;
+
+impl WsHandler for Flood {
+    fn on_open(&mut self, socket: &mut Socket<'_>) {
+        let sender = socket.sender();
+        std::thread::spawn(move || {
+            for i in 0..200u32 {
+                let message = Message::Binary(vec![i as u8; 16 * 1024]);
+                let give_up = Instant::now() + Duration::from_secs(20);
+                loop {
+                    match sender.send(message.clone()) {
+                        Ok(()) => break,
+                        Err(turnstile::ws::SendError::Full) if Instant::now() < give_up => {
+                            std::thread::sleep(Duration::from_millis(1))
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }
+        });
+    }
+
+    fn on_message(&mut self, _socket: &mut Socket<'_>, _message: Message) {}
+}
+
+/// On open, a thread sends 16 KiB every 2 ms (full or not) until the
+/// socket is closed, then reports when that was.
+struct Nagger {
+    report: mpsc::Sender<Instant>,
+}
+
+impl WsHandler for Nagger {
+    fn on_open(&mut self, socket: &mut Socket<'_>) {
+        let sender = socket.sender();
+        let report = self.report.clone();
+        std::thread::spawn(move || {
+            let give_up = Instant::now() + Duration::from_secs(20);
+            while !sender.is_closed() && Instant::now() < give_up {
+                let _ = sender.send(Message::Binary(vec![0; 16 * 1024]));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = report.send(Instant::now());
+        });
+    }
+
+    fn on_message(&mut self, _socket: &mut Socket<'_>, _message: Message) {}
+}
+
 fn serve(report: mpsc::Sender<bool>) -> ServerHandle {
     let quick = WsConfig {
         ping_interval: Some(Duration::from_millis(150)),
@@ -75,6 +125,13 @@ fn serve(report: mpsc::Sender<bool>) -> ServerHandle {
         })
         .get("/tight", move |ws: WebSocketUpgrade| {
             ws.config(tight.clone()).accept(Echo)
+        })
+        .get("/flood", move |ws: WebSocketUpgrade| {
+            ws.config(WsConfig {
+                send_budget: 64 * 1024,
+                ..WsConfig::default()
+            })
+            .accept(Flood)
         })
         .get("/chosen", |ws: WebSocketUpgrade| {
             ws.protocol("superchat").accept(Echo)
@@ -457,6 +514,57 @@ fn senders_on_other_threads_wake_the_socket_and_learn_it_closed() {
         reported.recv_timeout(Duration::from_secs(10)).unwrap(),
         "a send after the close was taken"
     );
+    server.shutdown(Duration::ZERO);
+    server.join();
+}
+
+#[test]
+fn a_sender_past_the_budget_is_never_left_unheard() {
+    // Whatever the sender queued beyond the budget is taken as the socket
+    // drains, without a wake-up of its own: every message arrives, in order.
+    let (report, _) = mpsc::channel();
+    let server = serve(report);
+    let mut client = Client::upgraded(server.local_addr(), "/flood");
+    for i in 0..200u32 {
+        assert_eq!(
+            client.recv(),
+            Some(Message::Binary(vec![i as u8; 16 * 1024])),
+            "message {i}"
+        );
+    }
+    server.shutdown(Duration::ZERO);
+    server.join();
+}
+
+#[test]
+fn a_silent_client_that_does_not_read_is_dropped_while_senders_keep_waking_it() {
+    // Wake-ups from a sender must not cancel the keep-alive timer: the
+    // client neither reads nor answers the ping, so the socket goes.
+    let (report, reported) = mpsc::channel();
+    let quick = WsConfig {
+        // Long enough for the socket buffers to fill first.
+        ping_interval: Some(Duration::from_secs(3)),
+        pong_timeout: Duration::from_millis(200),
+        send_budget: 256 * 1024,
+        ..WsConfig::default()
+    };
+    let server = App::new()
+        .get("/nag", move |ws: WebSocketUpgrade| {
+            ws.config(quick.clone()).accept(Nagger {
+                report: report.clone(),
+            })
+        })
+        .serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1))
+        .unwrap();
+    let client = Client::upgraded(server.local_addr(), "/nag");
+    let opened = Instant::now();
+    let closed = reported.recv_timeout(Duration::from_secs(15)).unwrap();
+    assert!(
+        closed.duration_since(opened) < Duration::from_secs(10),
+        "the socket lived {:?}",
+        closed.duration_since(opened)
+    );
+    drop(client);
     server.shutdown(Duration::ZERO);
     server.join();
 }

@@ -708,8 +708,11 @@ impl Handler for AppHandler {
         }
         match (&self.phase, error) {
             (Phase::Writing, Error::Timeout) if self.stream.is_some() => {
-                // An idle stream with a keep-alive: send it, wait again.
-                match self.stream.as_ref().and_then(|s| s.keep_alive()) {
+                // A stream idle for its keep-alive interval: send the
+                // keep-alive, wait again. (A write timeout, a client not
+                // reading, ends it.)
+                let stream = self.stream.as_ref().filter(|s| s.is_parked());
+                match stream.and_then(|s| s.keep_alive()) {
                     Some((_, bytes)) if self.written >= self.chunk.len() => {
                         self.chunk = bytes.to_vec();
                         self.written = 0;

@@ -374,8 +374,14 @@ impl Channel {
         self.lock().keep_alive = Some((every, bytes));
     }
 
+    /// The keep-alive interval and bytes, if any.
     pub(crate) fn keep_alive(&self) -> Option<(Duration, &'static [u8])> {
         self.lock().keep_alive
+    }
+
+    /// Whether the connection waits for the producer.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.lock().parked
     }
 
     /// The connection starts sending: wake-ups go through `control`.

@@ -131,13 +131,10 @@ impl WebSocketUpgrade {
         };
         match &self.origin_allowed {
             Some(allowed) => allowed(origin),
-            None => {
-                // `scheme://host[:port]` against the Host field.
-                let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
-                self.host
-                    .as_deref()
-                    .is_some_and(|host| host.eq_ignore_ascii_case(authority))
-            }
+            None => self
+                .host
+                .as_deref()
+                .is_some_and(|host| same_host(origin, host)),
         }
     }
 
@@ -162,6 +159,27 @@ impl WebSocketUpgrade {
     }
 }
 
+/// Whether `origin` (`scheme://host[:port]`) names the server at `host`
+/// (a Host field), a scheme's default port written or not.
+fn same_host(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => ":80",
+        "https" | "wss" => ":443",
+        _ => "",
+    };
+    let bare = |a: &str| -> String {
+        let a = a.to_ascii_lowercase();
+        match a.strip_suffix(default) {
+            Some(stripped) if !default.is_empty() => stripped.to_owned(),
+            _ => a,
+        }
+    };
+    bare(authority) == bare(host)
+}
+
 impl fmt::Debug for WebSocketUpgrade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocketUpgrade")
@@ -169,5 +187,22 @@ impl fmt::Debug for WebSocketUpgrade {
             .field("origin", &self.handshake.origin())
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_host;
+
+    #[test]
+    fn origins_match_their_host_with_or_without_the_default_port() {
+        assert!(same_host("http://example.com", "example.com"));
+        assert!(same_host("http://example.com:80", "EXAMPLE.com"));
+        assert!(same_host("https://example.com", "example.com:443"));
+        assert!(same_host("http://127.0.0.1:3000", "127.0.0.1:3000"));
+        assert!(!same_host("http://127.0.0.1:3001", "127.0.0.1:3000"));
+        assert!(!same_host("https://example.com", "example.com:80"));
+        assert!(!same_host("https://evil.example", "example.com"));
+        assert!(!same_host("null", "example.com"));
     }
 }

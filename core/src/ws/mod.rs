@@ -286,13 +286,15 @@ fn parse_close(payload: &[u8]) -> Result<Option<CloseFrame>, ProtocolError> {
 }
 
 /// Appends `message` as one frame, masked with `mask` (a client must mask,
-/// a server must not).
+/// a server must not). A ping or pong payload is cut to the 125 bytes a
+/// control frame holds.
 pub fn write_message(out: &mut Vec<u8>, message: &Message, mask: Option<[u8; 4]>) {
+    let control = |bytes: &[u8]| bytes.len().min(125);
     let (opcode, payload): (OpCode, &[u8]) = match message {
         Message::Text(text) => (OpCode::Text, text.as_bytes()),
         Message::Binary(bytes) => (OpCode::Binary, bytes),
-        Message::Ping(bytes) => (OpCode::Ping, bytes),
-        Message::Pong(bytes) => (OpCode::Pong, bytes),
+        Message::Ping(bytes) => (OpCode::Ping, &bytes[..control(bytes)]),
+        Message::Pong(bytes) => (OpCode::Pong, &bytes[..control(bytes)]),
         Message::Close(None) => (OpCode::Close, &[]),
         Message::Close(Some(close)) => {
             write_close(out, close.code, &close.reason, mask);

@@ -112,8 +112,20 @@ impl WsSender {
         &self.shared
     }
 
-    /// Queues `message`.
+    /// Queues `message`. A `Close` message closes as
+    /// [`close`](WsSender::close) does; a ping or pong payload is cut to
+    /// the 125 bytes a control frame holds.
     pub fn send(&self, message: Message) -> Result<(), SendError> {
+        if let Message::Close(frame) = message {
+            if self.is_closed() {
+                return Err(SendError::Closed);
+            }
+            let (code, reason) = frame.map_or((super::close_code::NORMAL, String::new()), |f| {
+                (f.code, f.reason)
+            });
+            self.close(code, &reason);
+            return Ok(());
+        }
         let mut out = Vec::new();
         write_message(&mut out, &message, None);
         self.push(Chunk::Own(out))

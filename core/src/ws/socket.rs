@@ -67,14 +67,24 @@ pub struct Socket<'a> {
     sender: &'a WsSender,
     close: &'a mut Option<(u16, String)>,
     budget: usize,
+    /// Our close frame is queued already: nothing may follow it.
+    closing: bool,
 }
 
 impl Socket<'_> {
     /// Queues `message` for this socket. Refused when its send budget is
-    /// spent (the client reads too slowly) or it is closing.
+    /// spent (the client reads too slowly) or it is closing. A `Close`
+    /// message closes as [`close`](Socket::close) does; a ping or pong
+    /// payload is cut to the 125 bytes a control frame holds.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        if self.close.is_some() {
+        if self.closing || self.close.is_some() {
             return Err(SendError::Closed);
+        }
+        if let Message::Close(frame) = message {
+            let (code, reason) =
+                frame.map_or((close_code::NORMAL, String::new()), |f| (f.code, f.reason));
+            *self.close = Some((code, reason));
+            return Ok(());
         }
         if self.out.bytes >= self.budget {
             return Err(SendError::Full);
@@ -208,6 +218,7 @@ impl<H: WsHandler> WebSocket<H> {
             sender: &self.sender,
             close: &mut close,
             budget: self.config.send_budget,
+            closing: self.phase != Phase::Open,
         };
         let handler = &mut self.handler;
         if catch_unwind(AssertUnwindSafe(|| f(handler, &mut socket))).is_err() {
@@ -220,7 +231,9 @@ impl<H: WsHandler> WebSocket<H> {
     }
 
     fn open(&mut self) {
-        if !self.opened {
+        // A drain may have closed the socket before its first turn: then
+        // it never opens for the app.
+        if !self.opened && self.phase == Phase::Open {
             self.opened = true;
             self.last_heard = Instant::now();
             self.with_socket(|h, s| h.on_open(s));
@@ -235,7 +248,15 @@ impl<H: WsHandler> WebSocket<H> {
                 log::error!("a WebSocket handler panicked in on_close");
             }
         }
-        self.sender.shared().lock().closed = true;
+        self.refuse_senders();
+    }
+
+    /// Senders are refused from now on, and what they queued is dropped.
+    fn refuse_senders(&self) {
+        let mut pending = self.sender.shared().lock();
+        pending.closed = true;
+        pending.chunks.clear();
+        pending.bytes = 0;
     }
 
     /// Sends our close frame (once) and waits for the client's.
@@ -245,7 +266,7 @@ impl<H: WsHandler> WebSocket<H> {
             self.phase = Phase::Closing {
                 since: Instant::now(),
             };
-            self.sender.shared().lock().closed = true;
+            self.refuse_senders();
         }
     }
 
@@ -345,8 +366,9 @@ impl<H: WsHandler> WebSocket<H> {
     }
 
     /// Moves what other threads queued into the write queue, while the
-    /// budget lasts; applies a close they asked for.
-    fn take_pending(&mut self) {
+    /// budget lasts; applies a close they asked for. Returns whether some
+    /// is left (senders do not wake the loop again while it is not empty).
+    fn take_pending(&mut self) -> bool {
         let mut pending = self.sender.shared().lock();
         while self.out.bytes < self.config.send_budget {
             let Some(chunk) = pending.chunks.pop_front() else {
@@ -357,11 +379,14 @@ impl<H: WsHandler> WebSocket<H> {
                 self.out.push(chunk);
             }
         }
-        let close = pending.close.take();
+        // A close asked for by a sender follows what it queued before.
+        let left = !pending.chunks.is_empty();
+        let close = if left { None } else { pending.close.take() };
         drop(pending);
         if let Some((code, reason)) = close {
             self.start_close(code, &reason);
         }
+        left
     }
 
     /// One turn: read (if asked), take what others queued, write, and say
@@ -379,14 +404,23 @@ impl<H: WsHandler> WebSocket<H> {
                 }
             }
         }
-        self.take_pending();
-        if let Err(e) = self.out.write_to(conn) {
-            log::debug!("WebSocket write failed: {e}");
-            self.tell_close(None);
-            return Next::remove();
+        // Bounded: a sender refilling as fast as the socket drains must not
+        // hold the loop.
+        for _ in 0..16 {
+            let left = self.take_pending();
+            if let Err(e) = self.out.write_to(conn) {
+                log::debug!("WebSocket write failed: {e}");
+                self.tell_close(None);
+                return Next::remove();
+            }
+            // Stop when the connection is full (a writable turn comes) or
+            // nothing is left to take.
+            if !left || !self.out.chunks.is_empty() {
+                break;
+            }
         }
         if more {
-            return Next::read_and_write();
+            return self.keeping_timer(Next::read_and_write());
         }
         self.next()
     }
@@ -395,7 +429,8 @@ impl<H: WsHandler> WebSocket<H> {
         let now = Instant::now();
         match self.phase {
             Phase::Done if self.out.chunks.is_empty() => Next::end(),
-            Phase::Done => Next::write(),
+            // A client that does not read cannot hold a finished socket.
+            Phase::Done => Next::write().timeout(self.config.close_timeout),
             Phase::Closing { since } => {
                 let left = self.config.close_timeout.saturating_sub(now - since);
                 let next = if self.out.chunks.is_empty() {
@@ -425,6 +460,15 @@ impl<H: WsHandler> WebSocket<H> {
         }
     }
 
+    /// `interest` with the timeout `next` would set (a wake-up must not
+    /// drop the keep-alive timer or a closing deadline).
+    fn keeping_timer(&self, interest: Next) -> Next {
+        match self.next().timeout_duration() {
+            Some(t) => interest.timeout(t),
+            None => interest,
+        }
+    }
+
     /// When the keep-alive timer fires: the pong deadline, or the next ping.
     fn timer_due(&self) -> Option<Instant> {
         match self.ping_sent {
@@ -435,10 +479,17 @@ impl<H: WsHandler> WebSocket<H> {
 
     fn on_timer(&mut self) -> Next {
         match self.phase {
-            Phase::Closing { .. } | Phase::Done => {
+            // The client did not answer our close in time: what is
+            // written still goes out.
+            Phase::Closing { .. } => {
                 self.phase = Phase::Done;
                 self.tell_close(None);
                 Next::end()
+            }
+            // It does not even take our last bytes: drop it.
+            Phase::Done => {
+                self.tell_close(None);
+                Next::remove()
             }
             Phase::Open => {
                 let now = Instant::now();
@@ -488,7 +539,10 @@ impl<H: WsHandler> Protocol for WebSocket<H> {
     }
 
     fn on_wake(&mut self) -> Next {
-        Next::read_and_write()
+        if self.phase == Phase::Done {
+            return self.next();
+        }
+        self.keeping_timer(Next::read_and_write())
     }
 
     fn on_done(&mut self) {

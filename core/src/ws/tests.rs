@@ -215,3 +215,13 @@ fn close_reasons_are_cut_to_fit_a_control_frame() {
     assert_eq!(close.code, 1000);
     assert_eq!(close.reason, "é".repeat(61)); // 122 bytes: 123 would split a character
 }
+
+#[test]
+fn control_payloads_are_cut_to_fit_their_frame() {
+    let mut out = Vec::new();
+    write_message(&mut out, &Message::Ping(vec![1; 300]), MASK);
+    assert_eq!(
+        read_all(&mut server(), &out, out.len()).unwrap(),
+        [Message::Ping(vec![1; 125])]
+    );
+}
