@@ -909,6 +909,13 @@ impl<H: Handler> Conn<H> {
             return Ok(false);
         }
         let before = up.next.interest;
+        // The protocol may write in either callback (an echo answers a
+        // read): lend it a pooled buffer, given back when it goes idle.
+        if !self.io.write_buf.has_storage() {
+            if let Some(storage) = cx.write_pool.pop() {
+                self.io.write_buf.give_storage(storage);
+            }
+        }
         let mut conn = upgrade::Upgraded {
             io: &mut self.io,
             high_water,
@@ -988,9 +995,12 @@ impl<H: Handler> Conn<H> {
         }
     }
 
-    /// Lends idle buffers back to the worker, so an idle connection holds none.
+    /// Lends idle buffers back to the worker, so an idle connection (a
+    /// keep-alive one between requests, an upgraded one between messages)
+    /// holds none.
     fn release_buffers(&mut self, cx: &mut Context) {
-        if !matches!(self.state, State::Head { .. }) || self.discard.is_some() {
+        if !matches!(self.state, State::Head { .. } | State::Upgraded(_)) || self.discard.is_some()
+        {
             return;
         }
         if let Some(storage) = self.io.read_buf.take_storage() {
