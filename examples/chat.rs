@@ -18,7 +18,7 @@
 //! larger ones close the socket with 1009. Each socket runs on its worker's
 //! event loop: an open socket costs memory, not a thread.
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -152,13 +152,7 @@ fn app() -> App {
 
 fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
-    let config = turnstile_suite::ExampleConfig::from_env();
-    let server = config.server()?;
-    let handle = app().serve_on(server)?;
-    turnstile_suite::announce(handle.addrs());
-    let _ = io::stdout().flush();
-    handle.join();
-    Ok(())
+    turnstile_suite::ExampleConfig::from_env().serve_app(app())
 }
 
 const PAGE: &str = r#"<!doctype html>

@@ -293,11 +293,5 @@ fn app() -> App {
 
 fn main() -> io::Result<()> {
     turnstile_suite::init_logging();
-    let config = turnstile_suite::ExampleConfig::from_env();
-    let server = config.server()?;
-    let handle = app().serve_on(server)?;
-    turnstile_suite::announce(handle.addrs());
-    let _ = io::stdout().flush();
-    handle.join();
-    Ok(())
+    turnstile_suite::ExampleConfig::from_env().serve_app(app())
 }

@@ -94,8 +94,5 @@ fn main() -> io::Result<()> {
         .state(Store::default())
         .wrap(Logger)
         .mount(routes![index, list, show, create, remove]);
-    let handle = app.serve_on(config.server()?)?;
-    turnstile_suite::announce(handle.addrs());
-    handle.join();
-    Ok(())
+    config.serve_app(app)
 }

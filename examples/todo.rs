@@ -18,9 +18,5 @@ fn main() -> io::Result<()> {
     let path = std::env::var("DATABASE").unwrap_or_else(|_| "todo.db".to_owned());
     let db = todo::Db::open(&path, 4)
         .map_err(|e| io::Error::other(format!("cannot open database {path:?}: {e}")))?;
-    let server = config.server()?;
-    let handle = todo::app(db).serve_on(server)?;
-    turnstile_suite::announce(handle.addrs());
-    handle.join();
-    Ok(())
+    config.serve_app(todo::app(db))
 }

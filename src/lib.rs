@@ -97,6 +97,15 @@ impl ExampleConfig {
         Ok(self.apply(server))
     }
 
+    /// Serves `app` on [`server`](Self::server), announces it, and runs
+    /// until the server stops: the whole `main` of a framework example.
+    pub fn serve_app(&self, app: turnstile::App) -> std::io::Result<()> {
+        let handle = app.serve_on(self.server()?)?;
+        announce(handle.addrs());
+        handle.join();
+        Ok(())
+    }
+
     /// Applies the worker count and head timeout to a server.
     pub fn apply(&self, mut server: Server) -> Server {
         if let Some(workers) = self.workers {
