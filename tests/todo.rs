@@ -349,3 +349,85 @@ fn two_hundred_concurrent_creates_all_land() {
     titles.dedup();
     assert_eq!(titles.len(), 200, "no write lost or doubled");
 }
+
+/// Reads from `stream` until `want` has arrived (or the stream ends);
+/// everything read so far.
+fn read_until(stream: &mut std::net::TcpStream, want: &str) -> String {
+    use std::io::Read;
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "never got {want:?}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn every_page_hears_of_every_change_and_streams_end_on_a_drain() {
+    let app = todo::app(todo::Db::open(":memory:", 2).unwrap());
+    let server = app
+        .serve_on(turnstile::core::Server::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let addr = server.local_addr();
+    let subscribe = || {
+        let mut stream = connect(addr).unwrap();
+        stream
+            .write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let head = read_until(&mut stream, "event: hello");
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
+        assert!(head.contains("retry: 1000"), "{head}");
+        stream
+    };
+    let mut pages = [subscribe(), subscribe()];
+
+    let mut api = ResponseReader::new(connect(addr).unwrap());
+    assert_eq!(post_json(&mut api, r#"{"title":"live"}"#).status, 201);
+    let patch = br#"{"done":true}"#;
+    let request = [
+        b"PATCH /api/todos/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n".as_slice(),
+        patch,
+        b"DELETE /api/todos/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    .concat();
+    api.get_mut().write_all(&request).unwrap();
+    assert_eq!(api.read_response(false).unwrap().status, 200);
+    assert_eq!(api.read_response(false).unwrap().status, 204);
+    for page in &mut pages {
+        let events = read_until(page, r#""change":"deleted""#);
+        let wanted = [
+            "event: change\nid: 1\ndata: {\"change\":\"created\",\"id\":1}\n\n",
+            "event: change\nid: 2\ndata: {\"change\":\"updated\",\"id\":1}\n\n",
+            "event: change\nid: 3\ndata: {\"change\":\"deleted\",\"id\":1}\n\n",
+        ];
+        let mut at = 0;
+        for want in wanted {
+            at += events[at..]
+                .find(want)
+                .unwrap_or_else(|| panic!("{want:?} in order in {events:?}"));
+        }
+    }
+
+    // A drain ends the streams cleanly (the last chunk, then the close),
+    // long before a 30 s grace would.
+    server.shutdown(std::time::Duration::from_secs(30));
+    for page in &mut pages {
+        let rest = read_until(page, "0\r\n\r\n");
+        assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
+    }
+    server.join();
+}

@@ -172,6 +172,14 @@ impl EventSender {
     pub fn is_draining(&self) -> bool {
         self.body.is_draining()
     }
+
+    /// Ends the stream by itself when the server drains, so a feed that
+    /// only speaks when something happens does not hold the client until
+    /// the grace deadline; the browser's `EventSource` reconnects (to
+    /// another instance, or to this one once it is back).
+    pub fn end_on_drain(&self) {
+        self.body.end_on_drain();
+    }
 }
 
 /// The event-stream reply.

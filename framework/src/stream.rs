@@ -190,6 +190,19 @@ impl BodySender {
         self.channel.lock().draining
     }
 
+    /// Ends the body by itself when the server drains, after what is
+    /// queued: for a producer that only sends when something happens (a
+    /// feed of changes) and would otherwise hold the connection open until
+    /// the grace deadline. Producers still holding a sender learn it from
+    /// their next send.
+    pub fn end_on_drain(&self) {
+        let mut state = self.channel.lock();
+        state.end_on_drain = true;
+        let wake = if state.draining { state.end(false) } else { None };
+        drop(state);
+        self.channel.wake(wake);
+    }
+
     /// Bytes queued and not yet taken by the connection.
     pub fn buffered(&self) -> usize {
         self.channel.lock().buffered
@@ -261,6 +274,8 @@ struct ChannelState {
     /// The connection is done with the body (sent, or the client left).
     gone: bool,
     draining: bool,
+    /// The body ends when a drain begins.
+    end_on_drain: bool,
     /// The connection waits for bytes; the next push must wake it.
     parked: bool,
     control: Option<Control>,
@@ -299,8 +314,10 @@ pub(crate) enum Pull {
 }
 
 impl ChannelState {
+    /// Whether sending more is pointless: the client is gone, the body was
+    /// cut, or it ended on a drain.
     fn closed(&self) -> bool {
-        self.gone || self.aborted
+        self.gone || self.aborted || self.finished
     }
 
     /// Room for one more chunk: under capacity, or nothing buffered (so a
@@ -344,6 +361,7 @@ impl Channel {
                 aborted: false,
                 gone: false,
                 draining: false,
+                end_on_drain: false,
                 parked: false,
                 control: None,
                 keep_alive: None,
@@ -419,14 +437,58 @@ impl Channel {
         self.room.notify_all();
     }
 
-    /// The server drains: producers see it through `is_draining`.
+    /// The server drains: producers see it through `is_draining`, and a
+    /// body that asked to ends here.
     pub(crate) fn drain(&self) {
-        self.lock().draining = true;
+        let mut state = self.lock();
+        state.draining = true;
+        let wake = if state.end_on_drain {
+            state.end(false)
+        } else {
+            None
+        };
+        drop(state);
+        self.wake(wake);
     }
 }
 
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(channel: &Channel) -> Vec<u8> {
+        match channel.pull() {
+            Pull::Bytes(bytes) => bytes,
+            _ => panic!("expected bytes"),
+        }
+    }
+
+    #[test]
+    fn a_body_that_ends_on_drain_sends_what_was_queued_then_ends() {
+        let (channel, sender) = Channel::new(64);
+        sender.end_on_drain();
+        sender.send("one").unwrap();
+        channel.drain();
+        assert!(sender.is_draining() && sender.is_closed());
+        assert!(sender.send("two").is_err(), "nothing is taken after the end");
+        assert_eq!(pulled(&channel), b"one");
+        assert!(matches!(channel.pull(), Pull::End));
+    }
+
+    #[test]
+    fn asking_during_a_drain_ends_at_once_and_other_bodies_carry_on() {
+        let (channel, sender) = Channel::new(64);
+        channel.drain();
+        sender.send("still wanted").unwrap();
+        assert_eq!(pulled(&channel), b"still wanted");
+        assert!(matches!(channel.pull(), Pull::Wait), "no end without asking");
+        sender.end_on_drain();
+        assert!(matches!(channel.pull(), Pull::End));
     }
 }

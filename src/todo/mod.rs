@@ -10,12 +10,14 @@
 //! | `GET /api/todos/:id` | one todo, with an `ETag` (`304` on `If-None-Match`) |
 //! | `PATCH /api/todos/:id` `{"title"?: .., "done"?: ..}` | the changed todo |
 //! | `DELETE /api/todos/:id` | `204` |
+//! | `GET /api/events` | Server-Sent Events: a `change` event per change (see [`live`]) |
 //!
 //! Errors are JSON `{"error": .., "field": ..}`: `400` malformed JSON, `415`
 //! wrong content type, `422` empty or over-long title, `404` missing id,
 //! `413` body over 16 KiB.
 
 pub mod db;
+pub mod live;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -29,6 +31,7 @@ use turnstile::{
 };
 
 pub use db::{Db, Todo};
+pub use live::{Change, Changes};
 
 /// Longest title accepted, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -55,9 +58,11 @@ pub fn app(db: Db) -> App {
             update,
             RouteSettings::default().body_limit(MAX_BODY),
         )
-        .delete("/todos/{id:[0-9]+}", remove);
+        .delete("/todos/{id:[0-9]+}", remove)
+        .get("/events", |changes: State<Changes>| changes.subscribe());
     App::new()
         .state(db)
+        .state(Changes::new())
         .wrap(Logger)
         .wrap(RequestIdMiddleware::new())
         .get("/", page)
@@ -171,12 +176,18 @@ struct NewTodo {
     done: Option<bool>,
 }
 
-fn create(db: State<Db>, defer: Defer, Json(new): Json<NewTodo>) -> Result<Deferred, Response> {
+fn create(
+    db: State<Db>,
+    changes: State<Changes>,
+    defer: Defer,
+    Json(new): Json<NewTodo>,
+) -> Result<Deferred, Response> {
     let title = valid_title(&new.title)?;
-    let db = db.arc();
+    let (db, changes) = (db.arc(), changes.arc());
     Ok(
         defer.spawn(move || match db.create(&title, new.done.unwrap_or(false)) {
             Ok(todo) => {
+                changes.publish(Change::Created(todo.id));
                 let location = format!("/api/todos/{}", todo.id);
                 (StatusCode::CREATED, [("location", location)], Json(todo)).into_response()
             }
@@ -187,16 +198,17 @@ fn create(db: State<Db>, defer: Defer, Json(new): Json<NewTodo>) -> Result<Defer
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Change {
+struct TodoPatch {
     title: Option<String>,
     done: Option<bool>,
 }
 
 fn update(
     db: State<Db>,
+    changes: State<Changes>,
     Path(id): Path<i64>,
     defer: Defer,
-    Json(change): Json<Change>,
+    Json(change): Json<TodoPatch>,
 ) -> Result<Deferred, Response> {
     if change.title.is_none() && change.done.is_none() {
         return Err(error(
@@ -206,20 +218,26 @@ fn update(
         ));
     }
     let title = change.title.as_deref().map(valid_title).transpose()?;
-    let db = db.arc();
+    let (db, changes) = (db.arc(), changes.arc());
     Ok(
         defer.spawn(move || match db.update(id, title.as_deref(), change.done) {
-            Ok(Some(todo)) => Json(todo).into_response(),
+            Ok(Some(todo)) => {
+                changes.publish(Change::Updated(id));
+                Json(todo).into_response()
+            }
             Ok(None) => error(StatusCode::NOT_FOUND, &format!("no todo {id}"), "id"),
             Err(e) => storage_failed(e),
         }),
     )
 }
 
-fn remove(db: State<Db>, Path(id): Path<i64>, defer: Defer) -> Deferred {
-    let db = db.arc();
+fn remove(db: State<Db>, changes: State<Changes>, Path(id): Path<i64>, defer: Defer) -> Deferred {
+    let (db, changes) = (db.arc(), changes.arc());
     defer.spawn(move || match db.delete(id) {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(true) => {
+            changes.publish(Change::Deleted(id));
+            StatusCode::NO_CONTENT.into_response()
+        }
         Ok(false) => error(StatusCode::NOT_FOUND, &format!("no todo {id}"), "id"),
         Err(e) => storage_failed(e),
     })

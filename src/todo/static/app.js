@@ -1,4 +1,5 @@
-// The todo page: talks to the JSON API with fetch, no build step.
+// The todo page: talks to the JSON API with fetch, no build step, and
+// follows /api/events so that changes made elsewhere show up at once.
 "use strict";
 
 const list = document.getElementById("todos");
@@ -6,6 +7,7 @@ const form = document.getElementById("new-todo");
 const input = document.getElementById("title");
 const status = document.getElementById("status");
 const count = document.getElementById("count");
+const live = document.getElementById("live");
 
 async function api(method, path, body) {
   const options = { method, headers: {} };
@@ -58,8 +60,49 @@ function item(todo) {
   return li;
 }
 
+// One fetch at a time; changes that arrive meanwhile ask for one more.
+let fetching = null;
+let again = false;
+
 async function refresh() {
-  render(await api("GET", "/todos?limit=500"));
+  if (fetching) {
+    again = true;
+    return fetching;
+  }
+  fetching = (async () => {
+    do {
+      again = false;
+      render(await api("GET", "/todos?limit=500"));
+    } while (again);
+  })();
+  try {
+    await fetching;
+  } finally {
+    fetching = null;
+  }
+}
+
+// The browser reconnects by itself after a network error (the server
+// restarting), waiting the `retry` the stream set; a stream refused
+// outright (a proxy's error page) is closed for good, so start anew.
+function follow() {
+  const events = new EventSource("/api/events");
+  events.addEventListener("hello", () => {
+    live.textContent = "live";
+    live.className = "on";
+    // Whatever changed while we were away.
+    refresh().catch((error) => { status.textContent = error.message; });
+  });
+  events.addEventListener("change", () => {
+    refresh().catch((error) => { status.textContent = error.message; });
+  });
+  events.addEventListener("error", () => {
+    live.textContent = "reconnecting…";
+    live.className = "off";
+    if (events.readyState === EventSource.CLOSED) {
+      setTimeout(follow, 2000);
+    }
+  });
 }
 
 async function run(action) {
@@ -82,3 +125,4 @@ form.addEventListener("submit", (event) => {
 });
 
 run(async () => {});
+follow();
