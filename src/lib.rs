@@ -17,6 +17,7 @@ pub mod program;
 pub mod raw;
 pub mod tls;
 pub mod todo;
+pub mod webdriver;
 
 use std::io::Write;
 use std::net::SocketAddr;

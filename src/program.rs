@@ -67,7 +67,8 @@ pub fn example_path(name: &str) -> PathBuf {
 }
 
 impl Program {
-    /// Starts example `name` with `env` on top of `PORT=0`.
+    /// Starts example `name` with `env` on top of `PORT=0` (unless `env`
+    /// names a `PORT`).
     pub fn start(name: &str, env: &[(&str, &str)]) -> Program {
         let mut command = Command::new(example_path(name));
         command.envs(env.iter().copied());
@@ -75,10 +76,12 @@ impl Program {
     }
 
     /// Runs `command` (which must end up running an example) with
-    /// `PORT=0` and waits for its announcement.
+    /// `PORT=0` unless it sets a `PORT`, and waits for its announcement.
     pub fn spawn(mut command: Command) -> Program {
+        if !command.get_envs().any(|(name, _)| name == "PORT") {
+            command.env("PORT", "0");
+        }
         let mut child = command
-            .env("PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -198,7 +198,11 @@ impl BodySender {
     pub fn end_on_drain(&self) {
         let mut state = self.channel.lock();
         state.end_on_drain = true;
-        let wake = if state.draining { state.end(false) } else { None };
+        let wake = if state.draining {
+            state.end(false)
+        } else {
+            None
+        };
         drop(state);
         self.channel.wake(wake);
     }
@@ -476,7 +480,10 @@ mod tests {
         sender.send("one").unwrap();
         channel.drain();
         assert!(sender.is_draining() && sender.is_closed());
-        assert!(sender.send("two").is_err(), "nothing is taken after the end");
+        assert!(
+            sender.send("two").is_err(),
+            "nothing is taken after the end"
+        );
         assert_eq!(pulled(&channel), b"one");
         assert!(matches!(channel.pull(), Pull::End));
     }
@@ -487,7 +494,10 @@ mod tests {
         channel.drain();
         sender.send("still wanted").unwrap();
         assert_eq!(pulled(&channel), b"still wanted");
-        assert!(matches!(channel.pull(), Pull::Wait), "no end without asking");
+        assert!(
+            matches!(channel.pull(), Pull::Wait),
+            "no end without asking"
+        );
         sender.end_on_drain();
         assert!(matches!(channel.pull(), Pull::End));
     }
