@@ -161,3 +161,21 @@ impl Drop for Program {
         let _ = self.child.wait();
     }
 }
+
+/// Python 3 with `module` importable: Debian's interpreter (where the
+/// project's scripts install packages such as `python3-websockets`) when
+/// the first `python3` on the `PATH` lacks it.
+pub fn python_with(module: &str) -> Command {
+    let debian = "/usr/bin/python3";
+    let has = |python: &str| {
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("python3") || !has(debian) {
+        Command::new("python3")
+    } else {
+        Command::new(debian)
+    }
+}

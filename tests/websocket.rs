@@ -587,21 +587,9 @@ fn a_drain_closes_sockets_with_1001() {
     server.join();
 }
 
-/// Python with the `websockets` package: Debian's interpreter, where the
-/// package is installed, if a different one comes first on the PATH.
+/// Python with the `websockets` package.
 fn python() -> Command {
-    let debian = "/usr/bin/python3";
-    let has = |python: &str| {
-        Command::new(python)
-            .args(["-c", "import websockets"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if has("python3") || !has(debian) {
-        Command::new("python3")
-    } else {
-        Command::new(debian)
-    }
+    turnstile_suite::program::python_with("websockets")
 }
 
 #[test]

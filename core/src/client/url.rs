@@ -40,6 +40,12 @@ impl fmt::Display for InvalidUrl {
 
 impl std::error::Error for InvalidUrl {}
 
+impl InvalidUrl {
+    pub(crate) fn new(why: &'static str) -> InvalidUrl {
+        InvalidUrl(why)
+    }
+}
+
 impl Url {
     /// Parses `http[s]://host[:port][/path][?query]` (no fragments, no
     /// credentials).

@@ -1,7 +1,9 @@
-//! WebSocket (RFC 6455), sans I/O: the opening handshake's keys, frames,
-//! and a [`MessageReader`] that turns received bytes into messages while
-//! enforcing every rule of the protocol. The connection that drives it
-//! over an upgraded socket lives above (see [`upgrade`](crate::upgrade)).
+//! WebSocket (RFC 6455): the opening handshake's keys, frames, and a
+//! [`MessageReader`] that turns received bytes into messages while
+//! enforcing every rule of the protocol, all without I/O; then the server
+//! side on the event loop ([`WebSocket`], a protocol an upgraded connection
+//! switches to, see [`upgrade`](crate::upgrade)) and a blocking client
+//! ([`WsClient`]).
 //!
 //! ```
 //! use turnstile_core::ws::{write_message, Message, MessageReader, Role};
@@ -15,12 +17,14 @@
 //! assert_eq!(message, Some(Message::Text("hi".into())));
 //! ```
 
+mod client;
 mod frame;
 mod handshake;
 mod sender;
 mod socket;
 mod utf8;
 
+pub use client::{ConnectError, WsClient, WsClientBuilder};
 pub use frame::{apply_mask, write_frame, write_header, BadFrame, FrameHeader, OpCode};
 pub use handshake::{accept_key, client_key, is_valid_key, Handshake, HandshakeError};
 pub use sender::{Prepared, SendError, WsGroup, WsSender};
