@@ -15,7 +15,10 @@
 //! - `GET /`: a page with a chat box and a live tick counter.
 //!
 //! `WS_MAX_MESSAGE` (bytes) sets the largest message taken (default 16 MiB);
-//! larger ones close the socket with 1009. Each socket runs on its worker's
+//! larger ones close the socket with 1009. Both sockets take up
+//! `permessage-deflate` when the client offers it (browsers do): the echo
+//! compresses what it sends back; the room's broadcast is encoded once for
+//! everybody, so it goes uncompressed. Each socket runs on its worker's
 //! event loop: an open socket costs memory, not a thread.
 
 use std::io;
@@ -25,7 +28,9 @@ use std::time::Duration;
 use turnstile::extract::State;
 use turnstile::middleware::Logger;
 use turnstile::sse::{Event, EventSender, LastEventId, Sse};
-use turnstile::ws::{Message, Socket, WebSocketUpgrade, WsGroup, WsHandler, WsSender};
+use turnstile::ws::{
+    DeflateConfig, Message, Socket, WebSocketUpgrade, WsGroup, WsHandler, WsSender,
+};
 use turnstile::{App, Html, Response};
 
 /// Sends every message back.
@@ -139,13 +144,17 @@ fn app() -> App {
             |ticker: State<Ticker>, LastEventId(last): LastEventId| ticker.subscribe(last),
         )
         .get("/ws/echo", move |ws: WebSocketUpgrade| {
-            ws.max_message(limit).accept(Echo)
+            ws.max_message(limit)
+                .deflate(DeflateConfig::default())
+                .accept(Echo)
         })
         .get(
             "/ws/chat",
             move |ws: WebSocketUpgrade, room: State<WsGroup>| {
                 let room = WsGroup::clone(&room);
-                ws.max_message(limit).accept(Member { room, me: None })
+                ws.max_message(limit)
+                    .deflate(DeflateConfig::default())
+                    .accept(Member { room, me: None })
             },
         )
 }

@@ -14,7 +14,7 @@ use turnstile::core::ws::{
     write_frame, write_header, write_message, Message, MessageReader, OpCode, Role,
 };
 use turnstile::core::{Server, ServerHandle};
-use turnstile::ws::{close_code, Socket, WebSocketUpgrade, WsConfig, WsHandler};
+use turnstile::ws::{close_code, DeflateConfig, Socket, WebSocketUpgrade, WsConfig, WsHandler};
 use turnstile::App;
 use turnstile_suite::raw::connect;
 
@@ -132,6 +132,9 @@ fn serve(report: mpsc::Sender<bool>) -> ServerHandle {
                 ..WsConfig::default()
             })
             .accept(Flood)
+        })
+        .get("/deflate", |ws: WebSocketUpgrade| {
+            ws.deflate(DeflateConfig::default()).accept(Echo)
         })
         .get("/chosen", |ws: WebSocketUpgrade| {
             ws.protocol("superchat").accept(Echo)
@@ -355,6 +358,45 @@ fn messages_fragments_pings_and_the_closing_handshake() {
     turnstile::core::ws::write_close(&mut close, 4000, "done", MASK);
     client.stream.write_all(&close).unwrap();
     assert_eq!(client.closed_with(), 4000);
+    server.shutdown(Duration::ZERO);
+    server.join();
+}
+
+#[test]
+fn permessage_deflate_is_negotiated_only_where_enabled_and_compresses_replies() {
+    let (report, _) = mpsc::channel();
+    let server = serve(report);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let plain = Client::open(server.local_addr(), &handshake("/echo", offer));
+    assert!(
+        !plain.head.contains("sec-websocket-extensions"),
+        "{}",
+        plain.head
+    );
+    let mut client = Client::open(server.local_addr(), &handshake("/deflate", offer));
+    assert!(
+        client.head.contains(
+            "sec-websocket-extensions: permessage-deflate; client_max_window_bits=15\r\n"
+        ),
+        "{}",
+        client.head
+    );
+    // RFC 7692's compressed "Hello" (masked, as from a client) comes back
+    // uncompressed: five bytes are not worth compressing.
+    let mut hello = vec![0xc1, 0x87, 1, 2, 3, 4];
+    let mut payload = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    turnstile::core::ws::apply_mask(&mut payload, [1, 2, 3, 4], 0);
+    hello.extend_from_slice(&payload);
+    client.stream.write_all(&hello).unwrap();
+    let mut head = [0u8; 7];
+    client.stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"\x81\x05Hello");
+    // A longer plain message comes back compressed: RSV1, fewer bytes.
+    client.send(&Message::Text("la ".repeat(100)));
+    let mut head = [0u8; 2];
+    client.stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], 0xc1, "FIN, RSV1, text");
+    assert!(usize::from(head[1]) < 20, "300 bytes in {}", head[1]);
     server.shutdown(Duration::ZERO);
     server.join();
 }
@@ -621,6 +663,24 @@ async def main():
     ws = await websockets.connect(url + "/echo")
     await ws.close(code=4001, reason="bye")
     print("closed", ws.close_code)
+    # permessage-deflate, as websockets offers it by default (12-bit
+    # windows both ways, context takeover).
+    async with websockets.connect(url + "/deflate", max_size=None) as ws:
+        print("extensions", [e.name for e in ws.extensions])
+        line = '{"user":"alice","text":"hello, everybody"}'
+        for _ in range(3):
+            await ws.send(line)
+            assert await ws.recv() == line
+        data = bytes(i % 101 for i in range(1 << 20))
+        await ws.send(data)
+        assert await ws.recv() == data
+        await ws.send([b"frag", b"mented"])
+        assert await ws.recv() == b"fragmented"
+        await ws.send("")
+        assert await ws.recv() == ""
+        print("deflate ok")
+    async with websockets.connect(url + "/echo") as ws:
+        print("plain", [e.name for e in ws.extensions])
 asyncio.run(main())
 "#;
     let out = python()
@@ -634,7 +694,11 @@ asyncio.run(main())
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout, "echo ok\ntoo big 1009\nclosed 4001\n");
+    assert_eq!(
+        stdout,
+        "echo ok\ntoo big 1009\nclosed 4001\nextensions ['permessage-deflate']\n\
+         deflate ok\nplain []\n"
+    );
     server.shutdown(Duration::ZERO);
     server.join();
 }

@@ -56,6 +56,26 @@ fn talks_to_the_chat_example_over_ws_and_wss() {
         let mut echo = connect("/ws/echo");
         echo.send(&text("hello")).unwrap();
         assert_eq!(next_data(&mut echo), text("hello"));
+
+        // Compressed both ways, the window carried over between messages.
+        let mut compressed = WsClient::builder()
+            .add_root_certificate_pem(ca.ca_pem().as_bytes())
+            .unwrap()
+            .deflate(true)
+            .connect(&format!("{base}/ws/echo"))
+            .unwrap();
+        assert!(compressed.is_compressed());
+        for size in [0, 10, 1000, 300_000] {
+            let line: String = "compress me ".repeat(size / 12 + 1);
+            compressed.send(&text(&line)).unwrap();
+            assert_eq!(next_data(&mut compressed), text(&line));
+            let noise: Vec<u8> = (0..size as u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect();
+            compressed.send(&Message::Binary(noise.clone())).unwrap();
+            assert_eq!(next_data(&mut compressed), Message::Binary(noise));
+        }
+        compressed.close(None).unwrap();
         for size in [0, 125, 126, 65_535, 65_536, 4 << 20] {
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             echo.send(&Message::Binary(data.clone())).unwrap();
@@ -130,6 +150,9 @@ fn talks_to_python_websockets_server() {
 import asyncio, websockets
 async def handler(ws, *path):
     async for message in ws:
+        if message == "extensions?":
+            await ws.send(",".join(e.name for e in ws.extensions))
+            continue
         if message == "bye":
             await ws.close(code=4001, reason="asked to")
             return
@@ -155,9 +178,18 @@ asyncio.run(main())
     let mut client = WsClient::builder()
         .protocol("superchat")
         .protocol("chat")
+        .deflate(true)
         .connect(&format!("ws://127.0.0.1:{port}/"))
         .unwrap();
     assert_eq!(client.protocol(), Some("chat"));
+    assert!(client.is_compressed());
+    client.send(&text("extensions?")).unwrap();
+    assert_eq!(next_data(&mut client), text("permessage-deflate"));
+    let line = r#"{"user":"alice","text":"hello, everybody"}"#;
+    for _ in 0..3 {
+        client.send(&text(line)).unwrap();
+        assert_eq!(next_data(&mut client), text(line));
+    }
     client.send(&text("ünïcode ✓")).unwrap();
     assert_eq!(next_data(&mut client), text("ünïcode ✓"));
     let big = vec![7u8; 1 << 20];

@@ -39,8 +39,8 @@ use std::sync::Arc;
 
 use turnstile_core::ws::Handshake;
 pub use turnstile_core::ws::{
-    close_code, CloseFrame, Message, Prepared, SendError, Socket, WsConfig, WsGroup, WsHandler,
-    WsSender,
+    close_code, CloseFrame, DeflateConfig, Message, Prepared, SendError, Socket, WsConfig, WsGroup,
+    WsHandler, WsSender,
 };
 use turnstile_core::StatusCode;
 
@@ -138,6 +138,14 @@ impl WebSocketUpgrade {
         }
     }
 
+    /// Compresses messages with `permessage-deflate` when the client offers
+    /// it (browsers do), as `config` allows; see
+    /// [`WsConfig::deflate`] for what it costs.
+    pub fn deflate(mut self, config: DeflateConfig) -> WebSocketUpgrade {
+        self.config.deflate = Some(config);
+        self
+    }
+
     /// Answers `101 Switching Protocols`; `handler` then runs the socket.
     /// A refused origin answers `403` instead.
     pub fn accept<H: WsHandler>(self, handler: H) -> Response {
@@ -151,9 +159,21 @@ impl WebSocketUpgrade {
         let mut response = Response::new(StatusCode::SWITCHING_PROTOCOLS);
         self.handshake
             .accept_headers(response.headers_mut(), self.protocol.as_deref());
+        let deflate = self
+            .config
+            .deflate
+            .as_ref()
+            .and_then(|config| self.handshake.negotiate_deflate(config));
+        if let Some(agreed) = &deflate {
+            let _ = response
+                .headers_mut()
+                .set("sec-websocket-extensions", agreed.response_header());
+        }
         let config = self.config;
         response.set_body(Body::Upgrade(UpgradeBody::new(Box::new(move |control| {
-            Box::new(turnstile_core::ws::WebSocket::new(handler, control, config))
+            Box::new(
+                turnstile_core::ws::WebSocket::new(handler, control, config).with_deflate(deflate),
+            )
         }))));
         response
     }

@@ -562,55 +562,62 @@ pub fn tls_connection(data: &[u8]) {
 }
 
 /// `websocket`: the frame reader gives the same messages (and the same
-/// refusal) however the bytes are split, never a text that is not UTF-8 or
-/// a message over its limit; the incremental UTF-8 check agrees with std's
-/// whatever the split.
+/// refusal) however the bytes are split, plain and with permessage-deflate
+/// negotiated (compressed frames inflate within the limit, or are refused),
+/// never a text that is not UTF-8 or a message over its limit; the
+/// incremental UTF-8 check agrees with std's whatever the split.
 pub fn websocket(data: &[u8]) {
-    use turnstile_core::ws::{Message, MessageReader, Role, Utf8Stream};
+    use turnstile_core::ws::{Deflate, DeflateConfig, Message, MessageReader, Role, Utf8Stream};
     const LIMIT: usize = 4096;
 
     let (pieces, wire) = split_plan(data);
-    let read = |pieces: &[usize]| {
-        let mut reader = MessageReader::new(Role::Server, LIMIT);
-        let mut pending: Vec<u8> = Vec::new();
-        let mut messages = Vec::new();
-        let mut rest = wire;
-        let mut plan = pieces.iter().copied().chain(std::iter::repeat(usize::MAX));
-        while !rest.is_empty() {
-            let n = plan.next().unwrap_or(usize::MAX).min(rest.len());
-            pending.extend_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            loop {
-                match reader.read(&mut pending) {
-                    Ok((used, message)) => {
-                        pending.drain(..used);
-                        match message {
-                            Some(m) => messages.push(m),
-                            None => break,
+    let deflate = Deflate::negotiate(["permessage-deflate"], &DeflateConfig::default());
+    for compressed in [false, true] {
+        let read = |pieces: &[usize]| {
+            let mut reader = MessageReader::new(Role::Server, LIMIT);
+            if compressed {
+                reader = reader.with_deflate(deflate.as_ref().expect("a plain offer is taken"));
+            }
+            let mut pending: Vec<u8> = Vec::new();
+            let mut messages = Vec::new();
+            let mut rest = wire;
+            let mut plan = pieces.iter().copied().chain(std::iter::repeat(usize::MAX));
+            while !rest.is_empty() {
+                let n = plan.next().unwrap_or(usize::MAX).min(rest.len());
+                pending.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                loop {
+                    match reader.read(&mut pending) {
+                        Ok((used, message)) => {
+                            pending.drain(..used);
+                            match message {
+                                Some(m) => messages.push(m),
+                                None => break,
+                            }
                         }
+                        Err(e) => return (messages, Some(e)),
                     }
-                    Err(e) => return (messages, Some(e)),
                 }
             }
-        }
-        (messages, None)
-    };
-    let whole = read(&[]);
-    assert_eq!(
-        whole,
-        read(&pieces),
-        "result depends on how the input was split"
-    );
-    for message in &whole.0 {
-        match message {
-            Message::Text(t) => assert!(t.len() <= LIMIT),
-            Message::Binary(b) => assert!(b.len() <= LIMIT),
-            Message::Ping(p) | Message::Pong(p) => assert!(p.len() <= 125),
-            Message::Close(Some(c)) => {
-                assert!(turnstile_core::ws::is_valid_close_code(c.code));
-                assert!(c.reason.len() <= 123);
+            (messages, None)
+        };
+        let whole = read(&[]);
+        assert_eq!(
+            whole,
+            read(&pieces),
+            "result depends on how the input was split"
+        );
+        for message in &whole.0 {
+            match message {
+                Message::Text(t) => assert!(t.len() <= LIMIT),
+                Message::Binary(b) => assert!(b.len() <= LIMIT),
+                Message::Ping(p) | Message::Pong(p) => assert!(p.len() <= 125),
+                Message::Close(Some(c)) => {
+                    assert!(turnstile_core::ws::is_valid_close_code(c.code));
+                    assert!(c.reason.len() <= 123);
+                }
+                Message::Close(None) => {}
             }
-            Message::Close(None) => {}
         }
     }
 

@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
 
+use super::deflate::Deflater;
 use super::{
     accept_key, client_key, close_code, is_valid_close_code, write_close, write_message,
-    CloseFrame, Message, MessageReader, Role,
+    write_message_with, CloseFrame, Deflate, Message, MessageReader, Role,
 };
 use crate::client::{InvalidUrl, Url};
 
@@ -95,6 +96,7 @@ pub struct WsClientBuilder {
     extra_roots: Vec<CertificateDer<'static>>,
     max_message: Option<usize>,
     timeout: Option<Duration>,
+    deflate: bool,
 }
 
 impl WsClientBuilder {
@@ -122,6 +124,14 @@ impl WsClientBuilder {
     /// Refuses received messages over `bytes` (closing with 1009); default 16 MiB.
     pub fn max_message(mut self, bytes: usize) -> Self {
         self.max_message = Some(bytes);
+        self
+    }
+
+    /// Offers `permessage-deflate` (`client_max_window_bits`, context
+    /// takeover both ways unless the server says otherwise); if the server
+    /// takes it, messages of 32 bytes or more go compressed.
+    pub fn deflate(mut self, offer: bool) -> Self {
+        self.deflate = offer;
         self
     }
 
@@ -176,6 +186,11 @@ impl WsClientBuilder {
                 self.protocols.join(", ")
             ));
         }
+        if self.deflate {
+            request.push_str(
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+            );
+        }
         for (name, value) in &self.headers {
             if value.bytes().any(|b| b == b'\r' || b == b'\n') || name.contains([':', '\r', '\n']) {
                 return Err(ConnectError::BadHandshake(
@@ -190,14 +205,20 @@ impl WsClientBuilder {
         stream.flush()?;
 
         let (head_len, buf) = read_head(&mut stream)?;
-        let protocol = check_answer(&buf[..head_len], &key, &self.protocols)?;
+        let (protocol, deflate) =
+            check_answer(&buf[..head_len], &key, &self.protocols, self.deflate)?;
         stream.set_read_timeout(None)?;
+        let mut reader = MessageReader::new(
+            Role::Client,
+            self.max_message.unwrap_or(DEFAULT_MAX_MESSAGE),
+        );
+        if let Some(agreed) = &deflate {
+            reader = reader.with_deflate(agreed);
+        }
         Ok(WsClient {
             stream,
-            reader: MessageReader::new(
-                Role::Client,
-                self.max_message.unwrap_or(DEFAULT_MAX_MESSAGE),
-            ),
+            reader,
+            deflater: deflate.as_ref().map(Deflater::client),
             pending: buf[head_len..].to_vec(),
             masks,
             protocol,
@@ -242,12 +263,14 @@ fn read_head(stream: &mut Stream) -> Result<(usize, Vec<u8>), ConnectError> {
     }
 }
 
-/// Checks the server's answer to the handshake: the chosen subprotocol.
+/// Checks the server's answer to the handshake: the chosen subprotocol,
+/// and the compression it took up, if we offered it.
 fn check_answer(
     head: &[u8],
     key: &str,
     offered: &[String],
-) -> Result<Option<String>, ConnectError> {
+    offered_deflate: bool,
+) -> Result<(Option<String>, Option<Deflate>), ConnectError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(head) {
@@ -284,18 +307,27 @@ fn check_answer(
     if value("sec-websocket-accept") != Some(accept_key(key.as_bytes()).as_str()) {
         return Err(ConnectError::BadHandshake("wrong Sec-WebSocket-Accept"));
     }
-    if value("sec-websocket-extensions").is_some_and(|v| !v.is_empty()) {
-        return Err(ConnectError::BadHandshake(
-            "an extension that was not offered",
-        ));
-    }
-    match value("sec-websocket-protocol") {
-        None => Ok(None),
-        Some(chosen) if offered.iter().any(|p| p == chosen) => Ok(Some(chosen.to_owned())),
-        Some(_) => Err(ConnectError::BadHandshake(
-            "a subprotocol that was not offered",
-        )),
-    }
+    let deflate = match value("sec-websocket-extensions").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(answer) if offered_deflate => Some(Deflate::from_answer(answer).ok_or(
+            ConnectError::BadHandshake("an extension answer we cannot take"),
+        )?),
+        Some(_) => {
+            return Err(ConnectError::BadHandshake(
+                "an extension that was not offered",
+            ))
+        }
+    };
+    let protocol = match value("sec-websocket-protocol") {
+        None => None,
+        Some(chosen) if offered.iter().any(|p| p == chosen) => Some(chosen.to_owned()),
+        Some(_) => {
+            return Err(ConnectError::BadHandshake(
+                "a subprotocol that was not offered",
+            ))
+        }
+    };
+    Ok((protocol, deflate))
 }
 
 /// The connection under the frames.
@@ -395,6 +427,7 @@ enum State {
 pub struct WsClient {
     stream: Stream,
     reader: MessageReader,
+    deflater: Option<Deflater>,
     /// Bytes read and not yet taken by the reader.
     pending: Vec<u8>,
     masks: Masks,
@@ -449,8 +482,13 @@ impl WsClient {
         }
         self.out.clear();
         let mask = self.masks.mask();
-        write_message(&mut self.out, message, Some(mask));
+        write_message_with(&mut self.out, message, Some(mask), self.deflater.as_mut());
         self.write_out()
+    }
+
+    /// Whether the server took up `permessage-deflate`.
+    pub fn is_compressed(&self) -> bool {
+        self.deflater.is_some()
     }
 
     fn write_out(&mut self) -> io::Result<()> {

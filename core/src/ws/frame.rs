@@ -169,7 +169,20 @@ pub fn write_header(
     len: usize,
     mask: Option<[u8; 4]>,
 ) {
-    let b0 = (fin as u8) << 7 | opcode.bits();
+    write_header_with(out, fin, false, opcode, len, mask);
+}
+
+/// As [`write_header`], with RSV1 (a message compressed by
+/// permessage-deflate).
+pub(crate) fn write_header_with(
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv1: bool,
+    opcode: OpCode,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) {
+    let b0 = (fin as u8) << 7 | (rsv1 as u8) << 6 | opcode.bits();
     let masked = (mask.is_some() as u8) << 7;
     if len < 126 {
         out.extend_from_slice(&[b0, masked | len as u8]);

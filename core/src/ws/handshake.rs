@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::{Deflate, DeflateConfig};
 use crate::header::{Headers, ListItems};
 use crate::{Method, Request, ResponseHead, StatusCode, Version};
 
@@ -32,6 +33,7 @@ pub struct Handshake {
     accept: String,
     protocols: Vec<String>,
     origin: Option<String>,
+    extensions: Vec<String>,
 }
 
 /// Why a request is not a WebSocket handshake this server accepts.
@@ -118,6 +120,11 @@ impl Handshake {
             accept: accept_key(key),
             protocols,
             origin: headers.get("origin").map(str::to_owned),
+            extensions: headers
+                .get_all("sec-websocket-extensions")
+                .filter_map(|v| std::str::from_utf8(v).ok())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -136,6 +143,18 @@ impl Handshake {
     /// to any server, cookies included).
     pub fn origin(&self) -> Option<&str> {
         self.origin.as_deref()
+    }
+
+    /// The `Sec-WebSocket-Extensions` values the client sent.
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+
+    /// `permessage-deflate`, if the client offers it in a form `config`
+    /// can honour: put its [`response_header`](Deflate::response_header)
+    /// in the `101` and give it to [`WebSocket::with_deflate`](super::WebSocket::with_deflate).
+    pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<Deflate> {
+        Deflate::negotiate(self.extensions.iter().map(String::as_str), config)
     }
 
     /// Writes the `101` answer, choosing `protocol` (one the client

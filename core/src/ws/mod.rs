@@ -18,6 +18,7 @@
 //! ```
 
 mod client;
+mod deflate;
 mod frame;
 mod handshake;
 mod sender;
@@ -25,6 +26,7 @@ mod socket;
 mod utf8;
 
 pub use client::{ConnectError, WsClient, WsClientBuilder};
+pub use deflate::{Deflate, DeflateConfig};
 pub use frame::{apply_mask, write_frame, write_header, BadFrame, FrameHeader, OpCode};
 pub use handshake::{accept_key, client_key, is_valid_key, Handshake, HandshakeError};
 pub use sender::{Prepared, SendError, WsGroup, WsSender};
@@ -32,6 +34,8 @@ pub use socket::{Socket, WebSocket, WsConfig, WsHandler};
 pub use utf8::{InvalidUtf8, Utf8Stream};
 
 use std::fmt;
+
+use deflate::{Deflater, Inflater};
 
 /// Which end of the connection this is: a server reads masked frames and
 /// sends unmasked ones, a client the other way round.
@@ -135,6 +139,11 @@ pub struct MessageReader {
     utf8: Utf8Stream,
     /// The payload of a control frame, which may come in pieces.
     control: Vec<u8>,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
+    /// The message being read is compressed; its frame's bytes so far.
+    compressed: bool,
+    deflated: Vec<u8>,
 }
 
 impl MessageReader {
@@ -149,13 +158,26 @@ impl MessageReader {
             message: Vec::new(),
             utf8: Utf8Stream::default(),
             control: Vec::new(),
+            inflater: None,
+            compressed: false,
+            deflated: Vec::new(),
         }
+    }
+
+    /// Reads messages compressed by `permessage-deflate` (RSV1) too, as
+    /// `agreed` in the handshake.
+    pub fn with_deflate(mut self, agreed: &Deflate) -> MessageReader {
+        self.inflater = Some(match self.role {
+            Role::Server => Inflater::server(agreed),
+            Role::Client => Inflater::client(agreed),
+        });
+        self
     }
 
     /// Bytes of the message being put together: what a slow sender of a
     /// large message costs the reader.
     pub fn buffered(&self) -> usize {
-        self.message.capacity() + self.control.capacity()
+        self.message.capacity() + self.control.capacity() + self.deflated.capacity()
     }
 
     /// Reads from the start of `buf` (unmasking it in place) up to the end
@@ -186,6 +208,8 @@ impl MessageReader {
             }
             if frame.opcode.is_control() {
                 self.control.extend_from_slice(piece);
+            } else if self.compressed {
+                self.deflated.extend_from_slice(piece);
             } else {
                 if self.kind == Some(OpCode::Text) && self.utf8.feed(piece).is_err() {
                     return Err(invalid_utf8());
@@ -213,7 +237,12 @@ impl MessageReader {
             _ => {}
         }
         if frame.rsv1 {
-            return Err(protocol("reserved bits set without an extension"));
+            if self.inflater.is_none() {
+                return Err(protocol("reserved bits set without an extension"));
+            }
+            if !matches!(frame.opcode, OpCode::Text | OpCode::Binary) {
+                return Err(protocol("RSV1 on a continuation or control frame"));
+            }
         }
         match frame.opcode {
             OpCode::Continuation if self.kind.is_none() => {
@@ -225,11 +254,18 @@ impl MessageReader {
             OpCode::Text | OpCode::Binary => {
                 self.kind = Some(frame.opcode);
                 self.utf8.reset();
+                self.compressed = frame.rsv1;
             }
             _ => {}
         }
-        if !frame.opcode.is_control() && frame.len > (self.max_message - self.message.len()) as u64
-        {
+        // Compressed bytes may be a little longer than what they inflate to
+        // (incompressible data); the inflated size is checked as it grows.
+        let room = if self.compressed {
+            (self.max_message + self.max_message / 16 + 1024).saturating_sub(self.deflated.len())
+        } else {
+            self.max_message - self.message.len()
+        };
+        if !frame.opcode.is_control() && frame.len > room as u64 {
             return Err(ProtocolError {
                 code: close_code::MESSAGE_TOO_BIG,
                 reason: "message over the size limit",
@@ -245,9 +281,13 @@ impl MessageReader {
             OpCode::Pong => Message::Pong(std::mem::take(&mut self.control)),
             OpCode::Close => Message::Close(parse_close(&std::mem::take(&mut self.control))?),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if self.compressed {
+                    self.inflate_frame(frame.fin)?;
+                }
                 if !frame.fin {
                     return Ok(None);
                 }
+                self.compressed = false;
                 let bytes = std::mem::take(&mut self.message);
                 match self.kind.take() {
                     Some(OpCode::Text) => {
@@ -261,6 +301,51 @@ impl MessageReader {
             }
         };
         Ok(Some(message))
+    }
+}
+
+impl MessageReader {
+    /// Inflates the compressed frame just read onto the message, checking
+    /// the new text as it comes (a bad byte fails at its frame).
+    fn inflate_frame(&mut self, last: bool) -> Result<(), ProtocolError> {
+        let Some(inflater) = &mut self.inflater else {
+            return Ok(());
+        };
+        let start = self.message.len();
+        inflater.inflate(&self.deflated, last, &mut self.message, self.max_message)?;
+        self.deflated.clear();
+        if self.kind == Some(OpCode::Text) && self.utf8.feed(&self.message[start..]).is_err() {
+            return Err(invalid_utf8());
+        }
+        Ok(())
+    }
+}
+
+/// Appends `message` as one frame, compressed by `deflater` when it is a
+/// data message worth compressing.
+pub(crate) fn write_message_with(
+    out: &mut Vec<u8>,
+    message: &Message,
+    mask: Option<[u8; 4]>,
+    deflater: Option<&mut Deflater>,
+) {
+    let (opcode, payload) = match message {
+        Message::Text(text) => (OpCode::Text, text.as_bytes()),
+        Message::Binary(bytes) => (OpCode::Binary, bytes.as_slice()),
+        _ => return write_message(out, message, mask),
+    };
+    match deflater {
+        Some(deflater) if deflater.wants(payload.len()) => {
+            let mut compressed = Vec::new();
+            deflater.compress(payload, &mut compressed);
+            frame::write_header_with(out, true, true, opcode, compressed.len(), mask);
+            let start = out.len();
+            out.extend_from_slice(&compressed);
+            if let Some(mask) = mask {
+                apply_mask(&mut out[start..], mask, 0);
+            }
+        }
+        _ => write_frame(out, true, opcode, payload, mask),
     }
 }
 
