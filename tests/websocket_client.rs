@@ -57,7 +57,8 @@ fn talks_to_the_chat_example_over_ws_and_wss() {
         echo.send(&text("hello")).unwrap();
         assert_eq!(next_data(&mut echo), text("hello"));
 
-        // Compressed both ways, the window carried over between messages.
+        // Compressed both ways (that the server sets RSV1 is checked over
+        // raw frames in tests/websocket.rs), the window carried over.
         let mut compressed = WsClient::builder()
             .add_root_certificate_pem(ca.ca_pem().as_bytes())
             .unwrap()

@@ -67,7 +67,7 @@ pub struct Closed(pub Vec<u8>);
 
 impl fmt::Display for Closed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the response stream is closed (the client went away)")
+        f.write_str("the response stream is closed (the client went away or the stream ended)")
     }
 }
 
@@ -179,7 +179,8 @@ impl BodySender {
         Ok(())
     }
 
-    /// Whether the client is gone (so producing more is wasted).
+    /// Whether producing more is wasted: the client is gone, the body was
+    /// cut, or it ended on a drain.
     pub fn is_closed(&self) -> bool {
         self.channel.lock().closed()
     }
@@ -194,7 +195,9 @@ impl BodySender {
     /// queued: for a producer that only sends when something happens (a
     /// feed of changes) and would otherwise hold the connection open until
     /// the grace deadline. Producers still holding a sender learn it from
-    /// their next send.
+    /// their next send. The body then ends cleanly, so use it only for
+    /// streams that may stop anywhere (events), never for a document that
+    /// must arrive whole.
     pub fn end_on_drain(&self) {
         let mut state = self.channel.lock();
         state.end_on_drain = true;
@@ -221,6 +224,7 @@ impl BodySender {
     /// so the client knows it is incomplete.
     pub fn abort(self) {
         let wake = self.channel.lock().end(true);
+        self.channel.room.notify_all();
         self.channel.wake(wake);
     }
 }
@@ -452,6 +456,8 @@ impl Channel {
             None
         };
         drop(state);
+        // A producer waiting for room learns the body ended.
+        self.room.notify_all();
         self.wake(wake);
     }
 }

@@ -53,7 +53,11 @@ impl Changes {
             .event("hello")
             .retry(RECONNECT_AFTER);
         if events.try_send(&hello).is_ok() {
-            self.lock().push(events);
+            let mut subscribers = self.lock();
+            // Pages that left since the last change go now, so reloads
+            // without changes do not pile up.
+            subscribers.retain(|events| !events.is_closed());
+            subscribers.push(events);
         }
         response
     }

@@ -477,8 +477,15 @@ impl WsClient {
                 "the WebSocket is closing or closed",
             ));
         }
-        if matches!(message, Message::Close(_)) {
-            self.state = State::Closing;
+        match message {
+            Message::Close(Some(frame)) if !is_valid_close_code(frame.code) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a close code an endpoint may send",
+                ));
+            }
+            Message::Close(_) => self.state = State::Closing,
+            _ => {}
         }
         self.out.clear();
         let mask = self.masks.mask();
@@ -593,23 +600,25 @@ impl WsClient {
 
     /// Closes: sends a close frame (`None`: 1000 without a reason), then
     /// reads (and drops) what the server still sends until its close, for
-    /// at most five seconds.
+    /// at most five seconds in all (`TimedOut` past that).
     pub fn close(&mut self, frame: Option<CloseFrame>) -> io::Result<()> {
         if self.state == State::Open {
-            let frame = frame.unwrap_or(CloseFrame {
+            self.send(&Message::Close(Some(frame.unwrap_or(CloseFrame {
                 code: close_code::NORMAL,
                 reason: String::new(),
-            });
-            if !is_valid_close_code(frame.code) {
+            }))))?;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.state != State::Closed {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                self.state = State::Closed;
                 return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "not a close code an endpoint may send",
+                    io::ErrorKind::TimedOut,
+                    "the server did not answer the close in time",
                 ));
             }
-            self.send(&Message::Close(Some(frame)))?;
-        }
-        self.set_read_timeout(Some(Duration::from_secs(5)))?;
-        while self.state != State::Closed {
+            self.set_read_timeout(Some(left))?;
             if self.recv()?.is_none() {
                 break;
             }

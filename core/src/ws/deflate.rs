@@ -19,8 +19,9 @@ use super::{close_code, ProtocolError};
 pub struct DeflateConfig {
     /// Compression level, 0–9 (default 6, zlib's).
     pub level: u32,
-    /// Forget the window after each message we send: less memory kept per
-    /// socket between messages, worse compression of similar messages.
+    /// Forget the window after each message we send: the compressor's
+    /// memory is freed between messages (and a new one made per message),
+    /// at the price of worse compression of similar messages.
     pub server_no_context_takeover: bool,
     /// Ask the client to forget its window after each message.
     pub client_no_context_takeover: bool,
@@ -52,6 +53,8 @@ pub struct Deflate {
     server_no_context_takeover: bool,
     client_no_context_takeover: bool,
     server_max_window_bits: u8,
+    /// The offer named `server_max_window_bits`: the answer must too.
+    server_bits_offered: bool,
     /// `Some` when the client offered `client_max_window_bits` (we always
     /// inflate with a full window, so we never lower it).
     client_max_window_bits: Option<u8>,
@@ -160,6 +163,7 @@ impl Deflate {
                     client_no_context_takeover: offer.client_no_context_takeover
                         || config.client_no_context_takeover,
                     server_max_window_bits,
+                    server_bits_offered: offer.server_max_window_bits.is_some(),
                     client_max_window_bits: offer.client_max_window_bits.map(|b| b.unwrap_or(15)),
                 })
             })
@@ -174,7 +178,7 @@ impl Deflate {
         if self.client_no_context_takeover {
             value.push_str("; client_no_context_takeover");
         }
-        if self.server_max_window_bits < 15 {
+        if self.server_max_window_bits < 15 || self.server_bits_offered {
             value.push_str(&format!(
                 "; server_max_window_bits={}",
                 self.server_max_window_bits
@@ -206,6 +210,7 @@ impl Deflate {
             server_no_context_takeover: answer.server_no_context_takeover,
             client_no_context_takeover: answer.client_no_context_takeover,
             server_max_window_bits: answer.server_max_window_bits.unwrap_or(15),
+            server_bits_offered: answer.server_max_window_bits.is_some(),
             client_max_window_bits: match answer.client_max_window_bits {
                 Some(None) => return None,
                 Some(Some(8)) => return None,
@@ -265,8 +270,14 @@ impl Deflater {
         loop {
             out.reserve(payload.len() / 2 + 64);
             let consumed = (compress.total_in() - start_in) as usize;
-            // Cannot fail: the stream is ours and the buffers are valid.
-            let _ = compress.compress_vec(&payload[consumed..], out, FlushCompress::Sync);
+            // Fails only on a misused stream; stop rather than spin.
+            if compress
+                .compress_vec(&payload[consumed..], out, FlushCompress::Sync)
+                .is_err()
+            {
+                log::error!("permessage-deflate: the compressor failed");
+                break;
+            }
             let consumed = (compress.total_in() - start_in) as usize;
             // A sync flush is complete once it stops short of the space.
             if consumed == payload.len() && out.len() < out.capacity() {
@@ -277,7 +288,8 @@ impl Deflater {
             out.truncate(out.len() - 4);
         }
         if self.no_context_takeover {
-            compress.reset();
+            // Dropped rather than reset: its memory goes back between messages.
+            self.compress = None;
         }
     }
 }
@@ -331,7 +343,9 @@ impl Inflater {
             if !self.ended {
                 feed(decompress, &[0, 0, 0xff, 0xff], out, limit)?;
             }
-            if self.no_context_takeover || self.ended {
+            if self.no_context_takeover {
+                self.decompress = None;
+            } else if self.ended {
                 decompress.reset(false);
             }
             self.ended = false;
@@ -360,7 +374,7 @@ fn feed(
         if out.len() == out.capacity() {
             // One byte past the limit tells "exactly the limit" from "over".
             let room = out.len().max(input.len() * 2).max(4096);
-            out.reserve_exact(room.min(limit + 1 - out.len()));
+            out.reserve_exact(room.min(limit.saturating_add(1) - out.len()));
         }
         let consumed = (decompress.total_in() - start_in) as usize;
         let before_out = out.len();
@@ -419,6 +433,10 @@ mod tests {
                 Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
             ),
             (
+                "permessage-deflate; server_max_window_bits=15",
+                Some("permessage-deflate; server_max_window_bits=15"),
+            ),
+            (
                 "permessage-deflate; server_max_window_bits=\"11\"",
                 Some("permessage-deflate; server_max_window_bits=11"),
             ),
@@ -475,6 +493,19 @@ mod tests {
             assert!(used > 0 || at == wire.len());
         }
         messages
+    }
+
+    fn read_until_error(reader: &mut MessageReader, wire: &mut [u8]) -> ProtocolError {
+        let mut at = 0;
+        loop {
+            match reader.read(&mut wire[at..]) {
+                Ok((used, _)) => {
+                    assert!(used > 0, "the input ran out without an error");
+                    at += used;
+                }
+                Err(error) => return error,
+            }
+        }
     }
 
     #[test]
@@ -580,7 +611,29 @@ mod tests {
             &mut wire,
             &Message::Binary(vec![1; 4096]),
             None,
-            Some(&mut sender),
+            Some(&mut Deflater::server(&deal)),
+        );
+        assert_eq!(
+            read_all(&mut reader, &wire),
+            [Message::Binary(vec![1; 4096])]
+        );
+        // Blocks that inflate to nothing cannot keep a message open: the
+        // compressed bytes are bounded too (an empty stored block is
+        // `00 00 00 ff ff`).
+        let mut reader = MessageReader::new(Role::Client, 1024).with_deflate(&deal);
+        let mut endless = vec![0x42, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff];
+        for _ in 0..1000 {
+            endless.extend_from_slice(&[0x00, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff]);
+        }
+        let error = read_until_error(&mut reader, &mut endless);
+        assert_eq!(error.code, 1009, "{error}");
+        let mut reader = MessageReader::new(Role::Client, 4096).with_deflate(&deal);
+        let mut wire = Vec::new();
+        write_message_with(
+            &mut wire,
+            &Message::Binary(vec![1; 4096]),
+            None,
+            Some(&mut Deflater::server(&deal)),
         );
         assert_eq!(
             read_all(&mut reader, &wire),

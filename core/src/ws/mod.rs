@@ -141,9 +141,11 @@ pub struct MessageReader {
     control: Vec<u8>,
     /// permessage-deflate, when negotiated.
     inflater: Option<Inflater>,
-    /// The message being read is compressed; its frame's bytes so far.
+    /// The message being read is compressed, and how many compressed bytes
+    /// it has had (bounded like a plain message's, so that blocks which
+    /// inflate to nothing cannot keep a message open for ever).
     compressed: bool,
-    deflated: Vec<u8>,
+    compressed_in: u64,
 }
 
 impl MessageReader {
@@ -160,7 +162,7 @@ impl MessageReader {
             control: Vec::new(),
             inflater: None,
             compressed: false,
-            deflated: Vec::new(),
+            compressed_in: 0,
         }
     }
 
@@ -177,7 +179,7 @@ impl MessageReader {
     /// Bytes of the message being put together: what a slow sender of a
     /// large message costs the reader.
     pub fn buffered(&self) -> usize {
-        self.message.capacity() + self.control.capacity() + self.deflated.capacity()
+        self.message.capacity() + self.control.capacity()
     }
 
     /// Reads from the start of `buf` (unmasking it in place) up to the end
@@ -209,7 +211,8 @@ impl MessageReader {
             if frame.opcode.is_control() {
                 self.control.extend_from_slice(piece);
             } else if self.compressed {
-                self.deflated.extend_from_slice(piece);
+                self.compressed_in += take as u64;
+                self.inflate(piece, false)?;
             } else {
                 if self.kind == Some(OpCode::Text) && self.utf8.feed(piece).is_err() {
                     return Err(invalid_utf8());
@@ -255,17 +258,22 @@ impl MessageReader {
                 self.kind = Some(frame.opcode);
                 self.utf8.reset();
                 self.compressed = frame.rsv1;
+                self.compressed_in = 0;
             }
             _ => {}
         }
         // Compressed bytes may be a little longer than what they inflate to
         // (incompressible data); the inflated size is checked as it grows.
         let room = if self.compressed {
-            (self.max_message + self.max_message / 16 + 1024).saturating_sub(self.deflated.len())
+            let bound = self
+                .max_message
+                .saturating_add(self.max_message / 16)
+                .saturating_add(1024);
+            (bound as u64).saturating_sub(self.compressed_in)
         } else {
-            self.max_message - self.message.len()
+            (self.max_message - self.message.len()) as u64
         };
-        if !frame.opcode.is_control() && frame.len > room as u64 {
+        if !frame.opcode.is_control() && frame.len > room {
             return Err(ProtocolError {
                 code: close_code::MESSAGE_TOO_BIG,
                 reason: "message over the size limit",
@@ -281,8 +289,8 @@ impl MessageReader {
             OpCode::Pong => Message::Pong(std::mem::take(&mut self.control)),
             OpCode::Close => Message::Close(parse_close(&std::mem::take(&mut self.control))?),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                if self.compressed {
-                    self.inflate_frame(frame.fin)?;
+                if self.compressed && frame.fin {
+                    self.inflate(&[], true)?;
                 }
                 if !frame.fin {
                     return Ok(None);
@@ -305,15 +313,15 @@ impl MessageReader {
 }
 
 impl MessageReader {
-    /// Inflates the compressed frame just read onto the message, checking
-    /// the new text as it comes (a bad byte fails at its frame).
-    fn inflate_frame(&mut self, last: bool) -> Result<(), ProtocolError> {
+    /// Inflates compressed bytes as they arrive onto the message (`last`
+    /// at its end), checking new text at once: nothing compressed is kept,
+    /// and a bad byte fails as soon as it inflates.
+    fn inflate(&mut self, compressed: &[u8], last: bool) -> Result<(), ProtocolError> {
         let Some(inflater) = &mut self.inflater else {
             return Ok(());
         };
         let start = self.message.len();
-        inflater.inflate(&self.deflated, last, &mut self.message, self.max_message)?;
-        self.deflated.clear();
+        inflater.inflate(compressed, last, &mut self.message, self.max_message)?;
         if self.kind == Some(OpCode::Text) && self.utf8.feed(&self.message[start..]).is_err() {
             return Err(invalid_utf8());
         }

@@ -53,6 +53,9 @@ pub struct WsConfig {
     pub close_timeout: Duration,
     /// `permessage-deflate`, when the client offers it: off by default
     /// (a compressor with context takeover keeps about 300 KiB per socket).
+    /// The framework's `WebSocketUpgrade` negotiates it from this; on core
+    /// alone, call [`Handshake::negotiate_deflate`](super::Handshake::negotiate_deflate)
+    /// and [`WebSocket::with_deflate`].
     /// Messages sent through [`Socket::send`] are compressed; those queued
     /// by a [`WsSender`] or a group go as they were encoded, uncompressed,
     /// which the extension allows.
