@@ -627,18 +627,6 @@ mod tests {
         }
         let error = read_until_error(&mut reader, &mut endless);
         assert_eq!(error.code, 1009, "{error}");
-        let mut reader = MessageReader::new(Role::Client, 4096).with_deflate(&deal);
-        let mut wire = Vec::new();
-        write_message_with(
-            &mut wire,
-            &Message::Binary(vec![1; 4096]),
-            None,
-            Some(&mut Deflater::server(&deal)),
-        );
-        assert_eq!(
-            read_all(&mut reader, &wire),
-            [Message::Binary(vec![1; 4096])]
-        );
 
         let mut reader = server_reader();
         let mut garbage = vec![0xc1, 0x04, 0xff, 0xff, 0xff, 0xff];
