@@ -395,6 +395,7 @@ impl App {
         let mut scopes = Vec::new();
         self.flatten("", &[], &mut flat, &mut states, &mut scopes);
         let mut router: Router<MethodTable> = Router::new();
+        let mut routes: Vec<CompiledRoute> = Vec::new();
         let mut errors = Vec::new();
         for route in flat {
             let names = match crate::router::param_names(&route.pattern) {
@@ -427,7 +428,7 @@ impl App {
                 }
             }
             let table = slot.get_or_insert_with(MethodTable::default);
-            let compiled = Arc::new(CompiledRoute {
+            routes.push(CompiledRoute {
                 target: route.target,
                 chain: route.chain.into(),
                 body_limit: route.body_limit.unwrap_or(body_limit),
@@ -435,7 +436,7 @@ impl App {
                 names: names.into(),
                 scope: route.scope,
             });
-            if let Err(e) = table.add(&route.pattern, &route.methods, compiled) {
+            if let Err(e) = table.add(&route.pattern, &route.methods, routes.len() - 1) {
                 errors.push(e);
             }
         }
@@ -458,14 +459,15 @@ impl App {
                         }
                     }
                 }
-                Arc::new(CompiledRoute {
+                routes.push(CompiledRoute {
                     target,
                     chain: chain.clone(),
                     body_limit: scope.body_limit,
                     timeout: None,
                     names: Arc::from(Vec::new()),
                     scope: index,
-                })
+                });
+                routes.len() - 1
             });
             compiled_scopes.push(CompiledScope {
                 prefix: scope.prefix,
@@ -479,6 +481,7 @@ impl App {
         Ok(AppFactory {
             shared: Arc::new(AppShared {
                 router,
+                routes,
                 state: Arc::new(AppState::new(states, pool, producers)),
                 global,
                 body_limit,

@@ -25,7 +25,7 @@ use crate::raw::RawContext;
 use crate::reply::{error_response, Body, IntoResponse, Reply, Response, StreamBody};
 use crate::router::Captures;
 use crate::stream::{Pull, Receiver};
-use crate::table::{AppShared, CompiledRoute, Found, Target};
+use crate::table::{AppShared, CompiledRoute, Found, RouteId, Target};
 
 /// Where the request stands.
 enum Phase {
@@ -51,7 +51,7 @@ pub struct AppHandler {
     control: Option<Control>,
     phase: Phase,
     parts: Option<RequestParts>,
-    route: Option<Arc<CompiledRoute>>,
+    route: Option<RouteId>,
     /// The middleware of a fixed answer's scope (a route brings its own).
     scope_chain: Option<Arc<[Arc<dyn Middleware>]>>,
     /// `after` steps run for middleware `0..after_upto`.
@@ -100,11 +100,16 @@ impl AppHandler {
     /// The middleware this request passes through: its route's, its
     /// scope's for a fixed answer, or the app's.
     fn chain(&self) -> &Arc<[Arc<dyn Middleware>]> {
-        chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref())
+        chain_of(&self.app, self.route(), self.scope_chain.as_ref())
+    }
+
+    /// The request's route, if it has one.
+    fn route(&self) -> Option<&CompiledRoute> {
+        self.route.and_then(|id| self.app.routes.get(id))
     }
 
     fn timeout(&self) -> Option<Duration> {
-        self.route.as_ref().and_then(|r| r.timeout)
+        self.route().and_then(|r| r.timeout)
     }
 
     fn with_timeout(&self, next: Next) -> Next {
@@ -147,7 +152,7 @@ impl AppHandler {
 
     #[inline]
     fn run_target(&mut self) -> Next {
-        let Some(route) = self.route.as_deref() else {
+        let Some(route) = self.route.and_then(|id| self.app.routes.get(id)) else {
             // Without a route, `reply` holds the fixed answer (404, 405,
             // OPTIONS) chosen with the route, given once `before` steps pass.
             let fixed = self
@@ -198,7 +203,8 @@ impl AppHandler {
     /// Calls the handler function with the body read so far.
     #[inline]
     fn call(&mut self, body: Vec<u8>) -> Next {
-        let (Some(route), Some(parts)) = (self.route.as_deref(), self.parts.as_mut()) else {
+        let route = self.route.and_then(|id| self.app.routes.get(id));
+        let (Some(route), Some(parts)) = (route, self.parts.as_mut()) else {
             return Next::remove();
         };
         let Target::Function(endpoint) = &route.target else {
@@ -244,7 +250,7 @@ impl AppHandler {
     #[inline]
     fn reply(&mut self, mut response: Response, upto: usize) -> Next {
         if let Some(parts) = &self.parts {
-            let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
+            let chain = chain_of(&self.app, self.route(), self.scope_chain.as_ref());
             for middleware in chain.iter().take(upto).rev() {
                 middleware.after(parts, &mut response);
             }
@@ -293,10 +299,7 @@ impl AppHandler {
     }
 
     fn read_body(&mut self, decoder: &mut Decoder<'_>) -> Next {
-        let limit = self
-            .route
-            .as_ref()
-            .map_or(self.app.body_limit, |r| r.body_limit);
+        let limit = self.route().map_or(self.app.body_limit, |r| r.body_limit);
         let mut chunk = [0u8; 8192];
         loop {
             match decoder.read(&mut chunk) {
@@ -341,7 +344,7 @@ fn chain_of<'a>(
 /// fixed answer (404, 405, OPTIONS, a refused path) given once the `before`
 /// steps of `scope` pass.
 struct Routed {
-    route: Option<Arc<CompiledRoute>>,
+    route: Option<RouteId>,
     scope: Option<Arc<[Arc<dyn Middleware>]>>,
 }
 
@@ -383,29 +386,30 @@ fn route_for(
         return unmatched(app, request.path(), reply);
     };
     match entry.find(request.method()) {
-        Found::Route(route) => {
+        Found::Route(id) => {
             // A nested app keeps the paths under its prefix, even where an
             // outer catch-all would match them.
             if app.scopes.len() > 1 {
+                let scope = app.routes[id].scope;
                 let inner = app.scope_of(request.path());
-                let route_prefix = app.scopes[route.scope].prefix.len();
-                if inner != route.scope && app.scopes[inner].prefix.len() > route_prefix {
+                let route_prefix = app.scopes[scope].prefix.len();
+                if inner != scope && app.scopes[inner].prefix.len() > route_prefix {
                     return unmatched_in(app, inner, reply);
                 }
             }
             Routed {
-                route: Some(route.clone()),
+                route: Some(id),
                 scope: None,
             }
         }
         Found::NotAllowed => {
             let answer = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
                 .with_header("allow", &entry.allow);
-            Routed::fixed(reply, answer, entry.scope_chain())
+            Routed::fixed(reply, answer, entry.scope_chain(&app.routes))
         }
         Found::Options => {
             let answer = Response::new(StatusCode::NO_CONTENT).with_header("allow", &entry.allow);
-            Routed::fixed(reply, answer, entry.scope_chain())
+            Routed::fixed(reply, answer, entry.scope_chain(&app.routes))
         }
     }
 }
@@ -428,7 +432,7 @@ fn unmatched_in(app: &AppShared, scope: usize, reply: &mut Option<Response>) -> 
     };
     match &scope.fallback {
         Some(fallback) => Routed {
-            route: Some(fallback.clone()),
+            route: Some(*fallback),
             scope: None,
         },
         None => Routed::fixed(reply, not_found(), Some(scope.chain.clone())),
@@ -486,7 +490,7 @@ impl AppHandler {
     /// A raw handler set its head: the `after` steps see and change it as
     /// they would a framework reply (CORS, request ids, ...).
     fn after_raw(&mut self, head: &mut ResponseHead) {
-        let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
+        let chain = chain_of(&self.app, self.route(), self.scope_chain.as_ref());
         if let Some(parts) = &self.parts {
             if self.after_upto > 0 {
                 let mut view = Response::new(head.status());
@@ -570,7 +574,8 @@ impl Handler for AppHandler {
             &mut parts.captures,
             &mut self.reply,
         );
-        if let Some(route) = routed.route.as_ref().filter(|r| !r.names.is_empty()) {
+        let route = routed.route.and_then(|id| self.app.routes.get(id));
+        if let Some(route) = route.filter(|r| !r.names.is_empty()) {
             parts.names = Some(route.names.clone());
         }
         self.scope_chain = routed.scope;
@@ -752,7 +757,7 @@ impl Handler for AppHandler {
             stream.close();
         }
         if let Some(parts) = &self.parts {
-            let chain = chain_of(&self.app, self.route.as_deref(), self.scope_chain.as_ref());
+            let chain = chain_of(&self.app, self.route(), self.scope_chain.as_ref());
             let finished = Finished {
                 status: self.status_sent,
                 body_bytes: (!matches!(self.phase, Phase::Raw)).then_some(self.sent),

@@ -29,8 +29,13 @@ pub(crate) struct CompiledScope {
     /// Where it is mounted (`""` for the root app).
     pub(crate) prefix: String,
     pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
-    pub(crate) fallback: Option<Arc<CompiledRoute>>,
+    /// Its fallback route, by index into [`AppShared::routes`].
+    pub(crate) fallback: Option<RouteId>,
 }
+
+/// A route's place in [`AppShared::routes`]: a request holds its route by
+/// index, with no reference count to take and give back.
+pub(crate) type RouteId = usize;
 
 /// One compiled route: its handler and everything around it.
 pub(crate) struct CompiledRoute {
@@ -46,15 +51,15 @@ pub(crate) struct CompiledRoute {
 /// The routes of one path, by method.
 #[derive(Default)]
 pub(crate) struct MethodTable {
-    entries: Vec<(Method, Arc<CompiledRoute>)>,
-    any: Option<Arc<CompiledRoute>>,
+    entries: Vec<(Method, RouteId)>,
+    any: Option<RouteId>,
     /// The `Allow` value, kept current as methods are added.
     pub(crate) allow: String,
 }
 
 /// What a request's method finds on its path.
-pub(crate) enum Found<'a> {
-    Route(&'a Arc<CompiledRoute>),
+pub(crate) enum Found {
+    Route(RouteId),
     /// No route for the method: `405`, with `Allow`.
     NotAllowed,
     /// `OPTIONS` without a route of its own: answered with `Allow`.
@@ -66,7 +71,7 @@ impl MethodTable {
         &mut self,
         pattern: &str,
         methods: &[Method],
-        route: Arc<CompiledRoute>,
+        route: RouteId,
     ) -> Result<(), RouteError> {
         let clash = |m: &str| RouteError {
             pattern: pattern.to_owned(),
@@ -86,7 +91,7 @@ impl MethodTable {
                 if self.entries.iter().any(|(have, _)| have == m) {
                     return Err(clash(m.as_str()));
                 }
-                self.entries.push((*m, route.clone()));
+                self.entries.push((*m, route));
             }
         }
         let mut allow: Vec<&str> = self.entries.iter().map(|(m, _)| m.as_str()).collect();
@@ -102,23 +107,24 @@ impl MethodTable {
 
     /// The middleware of the path's scope, for answers no route gives
     /// (405, OPTIONS): the chain of its first route.
-    pub(crate) fn scope_chain(&self) -> Option<Arc<[Arc<dyn Middleware>]>> {
-        self.entries
-            .first()
-            .map(|(_, r)| r.chain.clone())
-            .or_else(|| self.any.as_ref().map(|r| r.chain.clone()))
+    pub(crate) fn scope_chain(
+        &self,
+        routes: &[CompiledRoute],
+    ) -> Option<Arc<[Arc<dyn Middleware>]>> {
+        let first = self.entries.first().map(|(_, r)| *r).or(self.any)?;
+        routes.get(first).map(|r| r.chain.clone())
     }
 
-    pub(crate) fn find(&self, method: Method) -> Found<'_> {
-        if let Some(any) = &self.any {
+    pub(crate) fn find(&self, method: Method) -> Found {
+        if let Some(any) = self.any {
             return Found::Route(any);
         }
         if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == method) {
-            return Found::Route(route);
+            return Found::Route(*route);
         }
         if method == Method::Head {
             if let Some((_, route)) = self.entries.iter().find(|(m, _)| *m == Method::Get) {
-                return Found::Route(route);
+                return Found::Route(*route);
             }
         }
         if method == Method::Options {
@@ -131,6 +137,8 @@ impl MethodTable {
 /// Everything every request of an app shares.
 pub(crate) struct AppShared {
     pub(crate) router: Router<MethodTable>,
+    /// Every route (fallbacks too); tables and requests name them by index.
+    pub(crate) routes: Vec<CompiledRoute>,
     /// State values and the blocking pool, which extractors reach too.
     pub(crate) state: Arc<AppState>,
     /// The app-wide middleware, for answers no route gives (404, 405, OPTIONS).
