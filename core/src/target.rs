@@ -132,6 +132,21 @@ impl RequestTarget {
         self.raw
     }
 
+    /// Empties it for reuse, keeping the text buffer's room.
+    pub(crate) fn clear(&mut self) {
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        *self = RequestTarget {
+            raw,
+            ..RequestTarget::default()
+        };
+    }
+
+    /// The room of its text buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.raw.capacity()
+    }
+
     /// The target exactly as sent.
     pub fn as_str(&self) -> &str {
         &self.raw

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use crate::header::common::parse_content_length;
 use crate::header::typed::trim;
-use crate::request::pooled_parts;
+use crate::request::pooled_data;
 use crate::target::TargetError;
 use crate::{Method, Request, RequestTarget, StatusCode, Version};
 
@@ -177,7 +177,8 @@ fn parse_with<'b>(
             "request target too long",
         ));
     }
-    let (target_storage, mut fields) = pooled_parts();
+    let mut data = pooled_data();
+    let (target_storage, mut fields) = data.take_buffers();
     let target = RequestTarget::parse(
         raw_target,
         method == Method::Connect,
@@ -260,7 +261,7 @@ fn parse_with<'b>(
         Version::Http11 => !connection_close,
         Version::Http10 => connection_keep_alive && !connection_close,
     };
-    let request = Request::from_parts(method, version, target, fields, remote_addr);
+    let request = Request::from_parts(data, method, version, target, fields, remote_addr);
     Ok(Some((
         request,
         RequestHead {
