@@ -1062,7 +1062,7 @@ impl<H> Exchange<H> {
                 keep_alive: self.keep_alive && !cx.shutting_down,
                 no_body,
                 date_line: cx.date.line(),
-                server: cx.config.server_name.as_deref(),
+                server_line: cx.config.server_line.as_deref(),
             },
         );
         self.encoder = Some(outcome.encoder);

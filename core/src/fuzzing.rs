@@ -155,7 +155,7 @@ pub fn write_head(out: &mut Vec<u8>, response: &crate::ResponseHead) {
         keep_alive: true,
         no_body: false,
         date_line: &DATE_LINE,
-        server: Some("turnstile"),
+        server_line: Some(b"server: turnstile\r\n"),
     };
     crate::h1::encode::write_head(out, response, &cx);
 }

@@ -39,8 +39,8 @@ pub(crate) struct HeadContext<'a> {
     pub(crate) no_body: bool,
     /// The cached `date: ...\r\n` line.
     pub(crate) date_line: &'a [u8; DATE_LINE_LEN],
-    /// The `Server` value to add when the handler set none.
-    pub(crate) server: Option<&'a str>,
+    /// The `server: ...\r\n` line to add when the handler set no `Server`.
+    pub(crate) server_line: Option<&'a [u8]>,
 }
 
 /// The framing a written head chose.
@@ -153,7 +153,7 @@ pub(crate) fn write_head(
 
     // One reservation for the whole head: every append below then only
     // copies.
-    out.reserve(res.headers().wire_len() + cx.server.map_or(0, str::len) + HEAD_ROOM);
+    out.reserve(res.headers().wire_len() + cx.server_line.map_or(0, <[u8]>::len) + HEAD_ROOM);
     match status.status_line() {
         Some(line) => out.extend_from_slice(line),
         None => {
@@ -186,10 +186,8 @@ pub(crate) fn write_head(
     if !has_date {
         out.extend_from_slice(cx.date_line);
     }
-    if let (false, Some(server)) = (has_server, cx.server) {
-        out.extend_from_slice(b"server: ");
-        out.extend_from_slice(server.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    if let (false, Some(line)) = (has_server, cx.server_line) {
+        out.extend_from_slice(line);
     }
     if !keep_alive && !close_set && !switching {
         out.extend_from_slice(b"connection: close\r\n");
@@ -393,7 +391,7 @@ mod tests {
             keep_alive: true,
             no_body,
             date_line: DATE_LINE,
-            server: Some("turnstile"),
+            server_line: Some(b"server: turnstile\r\n"),
         }
     }
 

@@ -21,7 +21,8 @@ pub(crate) struct Config {
     pub(crate) linger_timeout: Duration,
     pub(crate) limits: HeadLimits,
     pub(crate) max_connections: usize,
-    pub(crate) server_name: Option<String>,
+    /// `server: <name>\r\n`, whole: one copy per response.
+    pub(crate) server_line: Option<Vec<u8>>,
     pub(crate) read_buf_size: usize,
     pub(crate) write_high_water: usize,
     pub(crate) buffer_pool: usize,
@@ -39,7 +40,7 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             limits: HeadLimits::default(),
             max_connections: 10_000,
-            server_name: None,
+            server_line: None,
             read_buf_size: 8 * 1024,
             write_high_water: 64 * 1024,
             buffer_pool: 256,

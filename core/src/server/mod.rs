@@ -170,7 +170,7 @@ impl Server {
             && name
                 .bytes()
                 .all(|b| (0x20..0x7f).contains(&b) || b == b'\t');
-        self.config.server_name = valid.then(|| name.to_owned());
+        self.config.server_line = valid.then(|| format!("server: {name}\r\n").into_bytes());
         self
     }
 
