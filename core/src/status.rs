@@ -98,6 +98,8 @@ status_codes! {
     (414, URI_TOO_LONG, "URI Too Long");
     /// 415 Unsupported Media Type
     (415, UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
+    /// 416 Range Not Satisfiable
+    (416, RANGE_NOT_SATISFIABLE, "Range Not Satisfiable");
     /// 417 Expectation Failed
     (417, EXPECTATION_FAILED, "Expectation Failed");
     /// 422 Unprocessable Content

@@ -292,6 +292,48 @@ impl App {
         self
     }
 
+    /// Serves the directory of `dir` under `prefix` (`GET` and `HEAD`):
+    /// `/static/app.js` is `<root>/app.js`, `/static` redirects to
+    /// `/static/`, which answers `<root>/index.html`. See [`files`](crate::files)
+    /// for the rules (validators, ranges, precompressed siblings, safety).
+    ///
+    /// ```no_run
+    /// use turnstile::App;
+    ///
+    /// App::new().files("/static", "./public").serve("127.0.0.1:3000")?.join();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn files(mut self, prefix: &str, dir: impl Into<crate::files::ServeDir>) -> App {
+        let prefix = prefix.trim_end_matches('/');
+        let endpoint = Arc::new(crate::files::DirEndpoint(dir.into()));
+        let catch_all = format!("{prefix}/*{}", crate::files::DIR_PARAM);
+        let mut patterns = vec![catch_all];
+        if !prefix.is_empty() {
+            patterns.push(prefix.to_owned());
+        }
+        for pattern in patterns {
+            self.routes.push(RouteDef {
+                methods: vec![Method::Get],
+                pattern,
+                target: Target::Function(endpoint.clone()),
+                settings: RouteSettings::default(),
+            });
+        }
+        self
+    }
+
+    /// Serves one file at `pattern` (`GET` and `HEAD`), with the same
+    /// rules as [`files`](App::files).
+    pub fn file(mut self, pattern: &str, file: impl Into<crate::files::ServeFile>) -> App {
+        self.routes.push(RouteDef {
+            methods: vec![Method::Get],
+            pattern: pattern.to_owned(),
+            target: Target::Function(Arc::new(crate::files::FileEndpoint(file.into()))),
+            settings: RouteSettings::default(),
+        });
+        self
+    }
+
     /// Serves `pattern` (every method) with a core handler factory
     /// (`|control: Control| handler`), for full control of the exchange:
     /// bodies in and out at the engine's level, protocol upgrades.

@@ -509,6 +509,41 @@ impl AppHandler {
         self.status_sent = Some(head.status());
     }
 
+    /// Writes a file body piece by piece, reading the next piece only when
+    /// the last one is out.
+    fn write_file(&mut self, encoder: &mut Encoder<'_>) -> Next {
+        loop {
+            while self.written < self.chunk.len() {
+                match encoder.write(&self.chunk[self.written..]) {
+                    Ok(n) => {
+                        self.written += n;
+                        self.sent += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
+                    Err(e) => {
+                        log::debug!("file write failed: {e}");
+                        return Next::remove();
+                    }
+                }
+            }
+            self.chunk.clear();
+            self.written = 0;
+            let Body::File(file) = &mut self.out else {
+                return Next::end();
+            };
+            match file.next_piece(&mut self.chunk) {
+                Ok(true) => {}
+                Ok(false) => return Next::end(),
+                Err(e) => {
+                    // The length is promised: cut the connection rather
+                    // than send a body that does not match it.
+                    log::warn!("a file body failed while it was sent: {e}; closing the connection");
+                    return Next::remove();
+                }
+            }
+        }
+    }
+
     /// Writes what the producers queued; waits when they have nothing yet.
     fn write_stream(&mut self, encoder: &mut Encoder<'_>) -> Next {
         let Some(stream) = self.stream.clone() else {
@@ -670,6 +705,18 @@ impl Handler for AppHandler {
             // The protocol is made in `on_upgrade`, once the 101 is out.
             return Next::end();
         }
+        if let Body::File(file) = &self.out {
+            response.set_content_length(file.len());
+            let head = self
+                .parts
+                .as_ref()
+                .is_some_and(|p| p.method() == turnstile_core::Method::Head);
+            return if head || file.is_empty() {
+                Next::end()
+            } else {
+                Next::write()
+            };
+        }
         let length = self.out.as_bytes().len();
         response.set_content_length(length as u64);
         if length == 0 {
@@ -688,6 +735,9 @@ impl Handler for AppHandler {
         }
         if self.stream.is_some() {
             return self.write_stream(encoder);
+        }
+        if let Body::File(_) = self.out {
+            return self.write_file(encoder);
         }
         let bytes = self.out.as_bytes();
         while self.written < bytes.len() {

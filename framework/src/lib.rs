@@ -54,6 +54,9 @@
 //! - [`extract`]: typed handler arguments and their failure answers.
 //! - [`reply`]: [`IntoResponse`] and the [`Response`] builder.
 //! - [`Defer`]: answering later from another thread or the blocking pool.
+//! - [`files`]: static files ([`files::ServeDir`], [`files::ServeFile`]),
+//!   mounted with [`App::files`] and [`App::file`].
+//! - [`negotiate`]: `Accept-Encoding` negotiation.
 //! - [`middleware`]: the [`Middleware`](middleware::Middleware) trait and
 //!   `Logger`, `RequestIdMiddleware`, `Cors`, `Timeout`.
 //! - [`test`]: [`TestClient`](test::TestClient), requests without a socket.
@@ -71,9 +74,12 @@ mod completion;
 mod defer;
 mod engine;
 pub mod extract;
+mod file_body;
+pub mod files;
 mod handler;
 pub mod macros;
 pub mod middleware;
+pub mod negotiate;
 mod raw;
 pub mod reply;
 pub mod router;

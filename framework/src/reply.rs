@@ -63,6 +63,9 @@ pub enum Body {
     Owned(Vec<u8>),
     /// A body fed while it is sent (see [`stream`](crate::stream)).
     Stream(StreamBody),
+    /// Parts of a file, read as they are sent, with a known length (see
+    /// [`files`](crate::files)).
+    File(crate::file_body::FileBody),
     /// No body: after this `101` answer, a protocol takes the connection
     /// over (see [`ws`](crate::ws)).
     Upgrade(UpgradeBody),
@@ -118,7 +121,7 @@ impl Body {
     /// The bytes in memory (none for a stream).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Body::Empty | Body::Stream(_) | Body::Upgrade(_) => &[],
+            Body::Empty | Body::Stream(_) | Body::Upgrade(_) | Body::File(_) => &[],
             Body::Static(b) => b,
             Body::Owned(b) => b,
         }

@@ -176,6 +176,18 @@ impl RequestParts {
         self.params().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
+    /// A route parameter by name as it came, still percent-encoded.
+    pub(crate) fn raw_param(&self, name: &str) -> Option<&str> {
+        let path = self.request.path();
+        self.names
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .zip(self.captures.iter())
+            .find(|(n, _)| &***n == name)
+            .and_then(|(_, (s, e))| path.get(s..e))
+    }
+
     /// Every route parameter as `(name, decoded value)`, in pattern order.
     /// A value that does not decode to UTF-8 comes out lossily.
     pub fn params(&self) -> impl Iterator<Item = (&str, String)> + '_ {
