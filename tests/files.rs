@@ -90,18 +90,26 @@ fn files_with_types_validators_and_directories() {
     let r = get(&site, "/static/app.js", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "console.log('plain')");
-    assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(r.header("accept-ranges"), Some("bytes"));
     assert_eq!(r.header("cache-control"), Some("public, max-age=60"));
     assert_eq!(r.header("vary"), Some("accept-encoding"));
     assert!(r.header("etag").is_some_and(|e| e.starts_with('"')));
-    assert!(r.header("last-modified").is_some_and(|d| d.ends_with("GMT")));
+    assert!(r
+        .header("last-modified")
+        .is_some_and(|d| d.ends_with("GMT")));
 
     assert_eq!(get(&site, "/static/a%20b.txt", &[]).text(), "spaced");
     assert_eq!(get(&site, "/static/", &[]).text(), "<h1>home</h1>");
     assert_eq!(get(&site, "/static/docs/", &[]).text(), "<h1>docs</h1>");
     let r = get(&site, "/static/docs?x=1", &[]);
-    assert_eq!((r.status, r.header("location")), (301, Some("/static/docs/?x=1")));
+    assert_eq!(
+        (r.status, r.header("location")),
+        (301, Some("/static/docs/?x=1"))
+    );
     let r = get(&site, "/static", &[]);
     assert_eq!((r.status, r.header("location")), (301, Some("/static/")));
     assert_eq!(get(&site, "/static/missing.txt", &[]).status, 404);
@@ -114,7 +122,10 @@ fn files_with_types_validators_and_directories() {
     assert_eq!(head.header("content-length"), Some("10000"));
     assert!(head.body.is_empty());
     // Other methods are not files' business.
-    assert_eq!(request(&site, "POST", "/static/app.js", &[("content-length", "0")]).status, 405);
+    assert_eq!(
+        request(&site, "POST", "/static/app.js", &[("content-length", "0")]).status,
+        405
+    );
 }
 
 #[test]
@@ -128,12 +139,34 @@ fn preconditions() {
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(etag.as_str()));
     assert!(r.body.is_empty());
-    assert_eq!(get(&site, "/static/data.bin", &[("if-modified-since", &date)]).status, 304);
-    assert_eq!(get(&site, "/static/data.bin", &[("if-none-match", "\"other\""), ("if-modified-since", &date)]).status, 200);
-    assert_eq!(get(&site, "/static/data.bin", &[("if-match", "\"other\"")]).status, 412);
-    assert_eq!(get(&site, "/static/data.bin", &[("if-match", &etag)]).status, 200);
     assert_eq!(
-        get(&site, "/static/data.bin", &[("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]).status,
+        get(&site, "/static/data.bin", &[("if-modified-since", &date)]).status,
+        304
+    );
+    assert_eq!(
+        get(
+            &site,
+            "/static/data.bin",
+            &[("if-none-match", "\"other\""), ("if-modified-since", &date)]
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&site, "/static/data.bin", &[("if-match", "\"other\"")]).status,
+        412
+    );
+    assert_eq!(
+        get(&site, "/static/data.bin", &[("if-match", &etag)]).status,
+        200
+    );
+    assert_eq!(
+        get(
+            &site,
+            "/static/data.bin",
+            &[("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT")]
+        )
+        .status,
         412
     );
 }
@@ -149,10 +182,16 @@ fn ranges() {
     let r = get(&site, "/static/data.bin", &[("range", "bytes=-10")]);
     assert_eq!(r.body, &data[9990..]);
 
-    let r = get(&site, "/static/data.bin", &[("range", "bytes=0-1,5000-5002")]);
+    let r = get(
+        &site,
+        "/static/data.bin",
+        &[("range", "bytes=0-1,5000-5002")],
+    );
     assert_eq!(r.status, 206);
     let ct = r.header("content-type").unwrap();
-    let boundary = ct.strip_prefix("multipart/byteranges; boundary=").expect(ct);
+    let boundary = ct
+        .strip_prefix("multipart/byteranges; boundary=")
+        .expect(ct);
     let part = |start: usize, end: usize| {
         let mut bytes = format!(
             "--{boundary}\r\ncontent-type: application/octet-stream\r\ncontent-range: bytes {start}-{end}/10000\r\n\r\n"
@@ -166,41 +205,92 @@ fn ranges() {
     want.extend_from_slice(&part(5000, 5002));
     want.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     assert_eq!(r.body, want);
-    assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()));
+    assert_eq!(
+        r.header("content-length"),
+        Some(want.len().to_string().as_str())
+    );
 
     let r = get(&site, "/static/data.bin", &[("range", "bytes=20000-")]);
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range"), Some("bytes */10000"));
 
     // If-Range: a stale tag gets the whole file.
-    let etag = get(&site, "/static/data.bin", &[]).header("etag").unwrap().to_owned();
-    let r = get(&site, "/static/data.bin", &[("range", "bytes=0-9"), ("if-range", &etag)]);
+    let etag = get(&site, "/static/data.bin", &[])
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let r = get(
+        &site,
+        "/static/data.bin",
+        &[("range", "bytes=0-9"), ("if-range", &etag)],
+    );
     assert_eq!((r.status, r.body.len()), (206, 10));
-    let r = get(&site, "/static/data.bin", &[("range", "bytes=0-9"), ("if-range", "\"stale\"")]);
+    let r = get(
+        &site,
+        "/static/data.bin",
+        &[("range", "bytes=0-9"), ("if-range", "\"stale\"")],
+    );
     assert_eq!((r.status, r.body.len()), (200, 10_000));
     // A malformed Range is ignored.
-    assert_eq!(get(&site, "/static/data.bin", &[("range", "bytes=9-1")]).status, 200);
+    assert_eq!(
+        get(&site, "/static/data.bin", &[("range", "bytes=9-1")]).status,
+        200
+    );
 }
 
 #[test]
 fn precompressed_siblings_by_accept_encoding() {
     let site = site("precompressed");
     let r = get(&site, "/static/app.js", &[("accept-encoding", "gzip, br")]);
-    assert_eq!((r.text().as_str(), r.header("content-encoding")), ("BROTLI", Some("br")));
-    assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"));
-    let r = get(&site, "/static/app.js", &[("accept-encoding", "gzip;q=1, br;q=0.5")]);
-    assert_eq!((r.text().as_str(), r.header("content-encoding")), ("GZIP", Some("gzip")));
+    assert_eq!(
+        (r.text().as_str(), r.header("content-encoding")),
+        ("BROTLI", Some("br"))
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let r = get(
+        &site,
+        "/static/app.js",
+        &[("accept-encoding", "gzip;q=1, br;q=0.5")],
+    );
+    assert_eq!(
+        (r.text().as_str(), r.header("content-encoding")),
+        ("GZIP", Some("gzip"))
+    );
     let r = get(&site, "/static/app.js", &[("accept-encoding", "deflate")]);
-    assert_eq!((r.text().as_str(), r.header("content-encoding")), ("console.log('plain')", None));
+    assert_eq!(
+        (r.text().as_str(), r.header("content-encoding")),
+        ("console.log('plain')", None)
+    );
     let r = get(&site, "/static/app.js", &[]);
     assert_eq!(r.header("content-encoding"), None);
-    assert_eq!(get(&site, "/static/app.js", &[("accept-encoding", "identity;q=0")]).status, 406);
+    assert_eq!(
+        get(
+            &site,
+            "/static/app.js",
+            &[("accept-encoding", "identity;q=0")]
+        )
+        .status,
+        406
+    );
     // Each variant has its own tag.
-    let br = get(&site, "/static/app.js", &[("accept-encoding", "br")]).header("etag").unwrap().to_owned();
-    let plain = get(&site, "/static/app.js", &[]).header("etag").unwrap().to_owned();
+    let br = get(&site, "/static/app.js", &[("accept-encoding", "br")])
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let plain = get(&site, "/static/app.js", &[])
+        .header("etag")
+        .unwrap()
+        .to_owned();
     assert_ne!(br, plain);
     // A file without siblings is sent as it is.
-    let r = get(&site, "/static/data.bin", &[("accept-encoding", "br, gzip")]);
+    let r = get(
+        &site,
+        "/static/data.bin",
+        &[("accept-encoding", "br, gzip")],
+    );
     assert_eq!((r.status, r.header("content-encoding")), (200, None));
 }
 
@@ -222,17 +312,34 @@ fn nothing_outside_the_root_and_nothing_hidden() {
         assert!(matches!(r.status, 400 | 404), "{path}: {}", r.status);
         assert!(!r.text().contains("outside"), "{path}");
     }
-    for path in ["/static/.env", "/static/%2eenv", "/static/escape.txt", "/static/docs%2findex.html"] {
+    for path in [
+        "/static/.env",
+        "/static/%2eenv",
+        "/static/escape.txt",
+        "/static/docs%2findex.html",
+    ] {
         let r = get(&site, path, &[]);
         assert_eq!(r.status, 404, "{path}");
-        assert!(!r.text().contains("SECRET") && !r.text().contains("outside"), "{path}");
+        assert!(
+            !r.text().contains("SECRET") && !r.text().contains("outside"),
+            "{path}"
+        );
     }
     // A symlink that stays inside is fine.
-    assert_eq!(get(&site, "/static/inside-link.js", &[]).text(), "console.log('plain')");
+    assert_eq!(
+        get(&site, "/static/inside-link.js", &[]).text(),
+        "console.log('plain')"
+    );
     // A device is not a file.
     let dev = App::new().files("/dev", ServeDir::new("/dev"));
-    let handle = dev.serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1)).unwrap();
-    let r = exchange(handle.local_addr(), b"GET /dev/null HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    let handle = dev
+        .serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1))
+        .unwrap();
+    let r = exchange(
+        handle.local_addr(),
+        b"GET /dev/null HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .unwrap();
     assert_eq!(r.status, 404);
     handle.shutdown(std::time::Duration::from_secs(5));
     handle.join();
@@ -241,7 +348,11 @@ fn nothing_outside_the_root_and_nothing_hidden() {
 #[test]
 fn a_large_sparse_file_streams_in_bounded_memory() {
     let site = site("large");
-    let size: u64 = if std::env::var_os("CI").is_some() { 256 << 20 } else { 1 << 30 };
+    let size: u64 = if std::env::var_os("CI").is_some() {
+        256 << 20
+    } else {
+        1 << 30
+    };
     let path = site.root.join("public/big.bin");
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(size).unwrap();
@@ -257,7 +368,10 @@ fn a_large_sparse_file_streams_in_bounded_memory() {
     assert_eq!(body_bytes, size);
     assert!(all_zero);
     let grown = rss_kib().saturating_sub(rss_before);
-    assert!(grown < 10 * 1024, "RSS grew by {grown} KiB serving {size} bytes");
+    assert!(
+        grown < 10 * 1024,
+        "RSS grew by {grown} KiB serving {size} bytes"
+    );
 }
 
 /// Reads a response to the close (or a reset), keeping only its head:
@@ -288,7 +402,11 @@ fn read_counting(stream: &mut std::net::TcpStream) -> (String, u64, bool) {
         body += chunk.len() as u64;
         zero &= chunk.iter().all(|&b| b == 0);
     }
-    (String::from_utf8_lossy(&head).to_ascii_lowercase(), body, zero)
+    (
+        String::from_utf8_lossy(&head).to_ascii_lowercase(),
+        body,
+        zero,
+    )
 }
 
 #[test]
@@ -306,10 +424,17 @@ fn a_file_truncated_while_served_closes_the_connection() {
     let mut first = [0u8; 4096];
     std::io::Read::read_exact(&mut stream, &mut first).unwrap();
     assert!(String::from_utf8_lossy(&first).contains(&format!("content-length: {SIZE}")));
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 20).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
     let mut got = first.len() as u64;
     let mut buf = vec![0u8; 256 * 1024];
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
     loop {
         match std::io::Read::read(&mut stream, &mut buf) {
             Ok(0) => break,
@@ -330,16 +455,31 @@ fn curl_downloads_ranges_and_conditionals() {
     }
     let site = site("curl");
     let url = format!("http://{}/static/data.bin", site.addr);
-    let out = Command::new("curl").args(["-s", "-r", "10-19", &url]).output().unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-r", "10-19", &url])
+        .output()
+        .unwrap();
     assert_eq!(out.stdout, &content(10_000)[10..20]);
     let stamp = site.root.join("public/data.bin");
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-z", stamp.to_str().unwrap(), &url])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-z",
+            stamp.to_str().unwrap(),
+            &url,
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "304");
     let js = format!("http://{}/static/app.js", site.addr);
-    let out = Command::new("curl").args(["-s", "-H", "accept-encoding: br", "-D", "-", &js]).output().unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-H", "accept-encoding: br", "-D", "-", &js])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
     assert!(text.contains("content-encoding: br"), "{text}");
 }

@@ -51,6 +51,8 @@ const POOL_MAX: usize = 64;
 const POOL_MAX_BYTES: usize = 64 * 1024;
 
 thread_local! {
+    // Boxes, not values: the point is to hand out the same allocation again.
+    #[allow(clippy::vec_box)]
     static POOL: RefCell<Vec<Box<RequestData>>> = const { RefCell::new(Vec::new()) };
 }
 

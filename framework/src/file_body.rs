@@ -188,7 +188,12 @@ mod tests {
         let mut body = FileBody::range(file, 0, 100_000);
         let mut out = Vec::new();
         assert!(body.next_piece(&mut out).unwrap());
-        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(70_000).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(70_000)
+            .unwrap();
         let err = drain(&mut body).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         std::fs::remove_file(path).unwrap();

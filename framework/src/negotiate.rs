@@ -181,7 +181,10 @@ mod tests {
             (Some("br;q=1.5, gzip"), Choice::Coded(Gzip)),
             (Some("br;q=abc, gzip;q=0.2"), Choice::Coded(Gzip)),
             (Some("br;q=0.9999"), Choice::Identity),
-            (Some("gzip;q=0.2, gzip;q=0.9, br;q=0.5"), Choice::Coded(Gzip)),
+            (
+                Some("gzip;q=0.2, gzip;q=0.9, br;q=0.5"),
+                Choice::Coded(Gzip),
+            ),
             (Some(",,, ,gzip,,"), Choice::Coded(Gzip)),
         ];
         for (header, want) in cases {
@@ -199,8 +202,14 @@ mod tests {
 
     #[test]
     fn server_order_breaks_ties() {
-        assert_eq!(choose(Some("gzip, br"), &[Gzip, Brotli]), Choice::Coded(Gzip));
-        assert_eq!(choose(Some("gzip, br"), &[Brotli, Gzip]), Choice::Coded(Brotli));
+        assert_eq!(
+            choose(Some("gzip, br"), &[Gzip, Brotli]),
+            Choice::Coded(Gzip)
+        );
+        assert_eq!(
+            choose(Some("gzip, br"), &[Brotli, Gzip]),
+            Choice::Coded(Brotli)
+        );
     }
 
     #[test]

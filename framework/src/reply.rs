@@ -65,7 +65,7 @@ pub enum Body {
     Stream(StreamBody),
     /// Parts of a file, read as they are sent, with a known length (see
     /// [`files`](crate::files)).
-    File(crate::file_body::FileBody),
+    File(Box<crate::file_body::FileBody>),
     /// No body: after this `101` answer, a protocol takes the connection
     /// over (see [`ws`](crate::ws)).
     Upgrade(UpgradeBody),

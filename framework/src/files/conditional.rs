@@ -155,7 +155,8 @@ mod tests {
     fn the_order_of_rfc_9110_13_2_2() {
         use Precondition::*;
         let go = Proceed { ranges: true };
-        let cases: Vec<(Vec<(&str, &str)>, bool, Precondition)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, bool, Precondition);
+        let cases: Vec<Case> = vec![
             (vec![], true, go),
             // If-Match: strong comparison; `*` matches any file.
             (vec![("if-match", "\"abc\"")], true, go),
@@ -167,7 +168,11 @@ mod tests {
             (vec![("if-unmodified-since", SAME)], true, go),
             (vec![("if-unmodified-since", AFTER)], true, go),
             (vec![("if-unmodified-since", BEFORE)], true, Failed),
-            (vec![("if-match", "\"abc\""), ("if-unmodified-since", BEFORE)], true, go),
+            (
+                vec![("if-match", "\"abc\""), ("if-unmodified-since", BEFORE)],
+                true,
+                go,
+            ),
             (vec![("if-unmodified-since", "not a date")], true, go),
             // If-None-Match: weak comparison; 304 for GET/HEAD, 412 otherwise.
             (vec![("if-none-match", "\"abc\"")], true, NotModified),
@@ -180,17 +185,33 @@ mod tests {
             (vec![("if-modified-since", AFTER)], true, NotModified),
             (vec![("if-modified-since", BEFORE)], true, go),
             (vec![("if-modified-since", SAME)], false, go),
-            (vec![("if-none-match", "\"x\""), ("if-modified-since", SAME)], true, go),
+            (
+                vec![("if-none-match", "\"x\""), ("if-modified-since", SAME)],
+                true,
+                go,
+            ),
             (vec![("if-modified-since", "yesterday")], true, go),
             // If-Match fails before If-None-Match is looked at.
-            (vec![("if-match", "\"x\""), ("if-none-match", "\"abc\"")], true, Failed),
+            (
+                vec![("if-match", "\"x\""), ("if-none-match", "\"abc\"")],
+                true,
+                Failed,
+            ),
             // If-Range.
             (vec![("if-range", "\"abc\"")], true, go),
             (vec![("if-range", "\"x\"")], true, Proceed { ranges: false }),
-            (vec![("if-range", "W/\"abc\"")], true, Proceed { ranges: false }),
+            (
+                vec![("if-range", "W/\"abc\"")],
+                true,
+                Proceed { ranges: false },
+            ),
             (vec![("if-range", SAME)], true, go),
             (vec![("if-range", AFTER)], true, Proceed { ranges: false }),
-            (vec![("if-range", "garbage")], true, Proceed { ranges: false }),
+            (
+                vec![("if-range", "garbage")],
+                true,
+                Proceed { ranges: false },
+            ),
         ];
         for (pairs, safe, want) in cases {
             assert_eq!(check(&pairs, safe), want, "{pairs:?} safe={safe}");
@@ -200,7 +221,11 @@ mod tests {
     #[test]
     fn obsolete_date_forms_are_read() {
         for date in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
-            assert_eq!(check(&[("if-modified-since", date)], true), Precondition::NotModified, "{date}");
+            assert_eq!(
+                check(&[("if-modified-since", date)], true),
+                Precondition::NotModified,
+                "{date}"
+            );
         }
     }
 
@@ -210,10 +235,16 @@ mod tests {
         let a = Validators::of_file(10, Some(at), 7, "");
         assert_eq!(a.etag, Validators::of_file(10, Some(at), 7, "").etag);
         assert_ne!(a.etag, Validators::of_file(11, Some(at), 7, "").etag);
-        assert_ne!(a.etag, Validators::of_file(10, Some(at + Duration::from_nanos(1)), 7, "").etag);
+        assert_ne!(
+            a.etag,
+            Validators::of_file(10, Some(at + Duration::from_nanos(1)), 7, "").etag
+        );
         assert_ne!(a.etag, Validators::of_file(10, Some(at), 8, "").etag);
         assert_ne!(a.etag, Validators::of_file(10, Some(at), 7, "-br").etag);
         assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
-        assert_eq!(a.last_modified().as_deref(), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
+        assert_eq!(
+            a.last_modified().as_deref(),
+            Some("Tue, 14 Nov 2023 22:13:20 GMT")
+        );
     }
 }

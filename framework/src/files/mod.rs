@@ -138,7 +138,14 @@ impl ServeDir {
     /// The answer to `GET`/`HEAD` of `relative` (the still-encoded rest of
     /// the path under the prefix); `request_path` is the whole path, for
     /// the redirect of a directory to its slash form.
-    fn answer(&self, relative: &str, request_path: &str, query: Option<&str>, headers: &Headers, method: Method) -> Response {
+    fn answer(
+        &self,
+        relative: &str,
+        request_path: &str,
+        query: Option<&str>,
+        headers: &Headers,
+        method: Method,
+    ) -> Response {
         let Some(path) = self.resolve(relative) else {
             return not_found();
         };
@@ -152,7 +159,8 @@ impl ServeDir {
                     location.push('?');
                     location.push_str(q);
                 }
-                return Response::new(StatusCode::MOVED_PERMANENTLY).with_header("location", location);
+                return Response::new(StatusCode::MOVED_PERMANENTLY)
+                    .with_header("location", location);
             }
             let Some(index) = &self.index else {
                 return not_found();
@@ -161,7 +169,9 @@ impl ServeDir {
         } else {
             path
         };
-        let real_root = self.real_root.get_or_init(|| std::fs::canonicalize(&self.root).ok());
+        let real_root = self
+            .real_root
+            .get_or_init(|| std::fs::canonicalize(&self.root).ok());
         let Some(real_root) = real_root.as_deref() else {
             log::warn!("static files: root {} is not readable", self.root.display());
             return not_found();
@@ -257,7 +267,13 @@ impl Endpoint for DirEndpoint {
     fn call(&self, parts: &mut RequestParts, _body: Vec<u8>) -> Reply {
         let relative = parts.raw_param(DIR_PARAM).unwrap_or("");
         let request = parts.request();
-        Reply::Now(self.0.answer(relative, request.path(), request.query(), request.headers(), request.method()))
+        Reply::Now(self.0.answer(
+            relative,
+            request.path(),
+            request.query(),
+            request.headers(),
+            request.method(),
+        ))
     }
 }
 
@@ -280,7 +296,13 @@ impl Endpoint for FileEndpoint {
         if !meta_is_file {
             return Reply::Now(not_found());
         }
-        Reply::Now(serve_file(&self.0.path, None, &self.0.options, request.headers(), request.method()))
+        Reply::Now(serve_file(
+            &self.0.path,
+            None,
+            &self.0.options,
+            request.headers(),
+            request.method(),
+        ))
     }
 }
 
@@ -289,7 +311,11 @@ fn not_found() -> Response {
 }
 
 /// An open regular file inside the root, with its metadata.
-fn open_inside(path: &Path, real_root: Option<&Path>, options: &Options) -> Option<(File, Metadata)> {
+fn open_inside(
+    path: &Path,
+    real_root: Option<&Path>,
+    options: &Options,
+) -> Option<(File, Metadata)> {
     let file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
@@ -305,7 +331,10 @@ fn open_inside(path: &Path, real_root: Option<&Path>, options: &Options) -> Opti
         }
         if !options.hidden {
             let inside = real.strip_prefix(root).ok()?;
-            if inside.components().any(|c| c.as_os_str().as_bytes().first() == Some(&b'.')) {
+            if inside
+                .components()
+                .any(|c| c.as_os_str().as_bytes().first() == Some(&b'.'))
+            {
                 return None;
             }
         }
@@ -326,7 +355,13 @@ fn real_path(file: &File, path: &Path) -> Option<PathBuf> {
 }
 
 /// The answer for the regular file at `path`.
-fn serve_file(path: &Path, real_root: Option<&Path>, options: &Options, headers: &Headers, method: Method) -> Response {
+fn serve_file(
+    path: &Path,
+    real_root: Option<&Path>,
+    options: &Options,
+    headers: &Headers,
+    method: Method,
+) -> Response {
     let Some((plain, plain_meta)) = open_inside(path, real_root, options) else {
         return not_found();
     };
@@ -401,12 +436,14 @@ fn serve_file(path: &Path, real_root: Option<&Path>, options: &Options, headers:
     if let Some(coding) = coding {
         response = response.with_header("content-encoding", coding.token());
     }
-    let range = headers.get("range").filter(|_| ranges_apply && method == Method::Get);
+    let range = headers
+        .get("range")
+        .filter(|_| ranges_apply && method == Method::Get);
     let answer = range.map_or(RangeAnswer::Whole, |value| range::resolve(value, len));
     match answer {
         RangeAnswer::Whole => {
             response.set_content_type(content_type);
-            response.set_body(Body::File(FileBody::range(file, 0, len)));
+            response.set_body(Body::File(Box::new(FileBody::range(file, 0, len))));
         }
         RangeAnswer::Unsatisfiable => {
             let mut refused = crate::reply::error_response(
@@ -421,8 +458,15 @@ fn serve_file(path: &Path, real_root: Option<&Path>, options: &Options, headers:
             let r = ranges[0];
             response.set_status(StatusCode::PARTIAL_CONTENT);
             response.set_content_type(content_type);
-            response = response.with_header("content-range", format!("bytes {}-{}/{len}", r.start, r.end));
-            response.set_body(Body::File(FileBody::range(file, r.start, r.len())));
+            response = response.with_header(
+                "content-range",
+                format!("bytes {}-{}/{len}", r.start, r.end),
+            );
+            response.set_body(Body::File(Box::new(FileBody::range(
+                file,
+                r.start,
+                r.len(),
+            ))));
         }
         RangeAnswer::Partial(ranges) => {
             let boundary = boundary(&validators.etag);
@@ -441,7 +485,7 @@ fn serve_file(path: &Path, real_root: Option<&Path>, options: &Options, headers:
             body.push_bytes(format!("\r\n--{boundary}--\r\n").into_bytes());
             response.set_status(StatusCode::PARTIAL_CONTENT);
             response.set_content_type(format!("multipart/byteranges; boundary={boundary}"));
-            response.set_body(Body::File(body));
+            response.set_body(Body::File(Box::new(body)));
         }
     }
     response
@@ -495,11 +539,27 @@ mod tests {
     #[test]
     fn unsafe_segments_resolve_to_nothing() {
         let dir = ServeDir::new("/srv");
-        for bad in ["..", "a/../b", "%2e%2e", "a%2fb", "a%5cb", "a%00", ".env", "a/.git/config", "."] {
+        for bad in [
+            "..",
+            "a/../b",
+            "%2e%2e",
+            "a%2fb",
+            "a%5cb",
+            "a%00",
+            ".env",
+            "a/.git/config",
+            ".",
+        ] {
             assert_eq!(dir.resolve(bad), None, "{bad}");
         }
-        assert_eq!(dir.resolve("a//b/c%20d.txt"), Some(PathBuf::from("/srv/a/b/c d.txt")));
+        assert_eq!(
+            dir.resolve("a//b/c%20d.txt"),
+            Some(PathBuf::from("/srv/a/b/c d.txt"))
+        );
         assert_eq!(dir.resolve(""), Some(PathBuf::from("/srv")));
-        assert_eq!(ServeDir::new("/srv").hidden(true).resolve(".well-known/x"), Some(PathBuf::from("/srv/.well-known/x")));
+        assert_eq!(
+            ServeDir::new("/srv").hidden(true).resolve(".well-known/x"),
+            Some(PathBuf::from("/srv/.well-known/x"))
+        );
     }
 }

@@ -195,8 +195,13 @@ mod tests {
 
     #[test]
     fn too_many_ranges_get_the_whole_file() {
-        let many: Vec<String> = (0..=MAX_RANGES as u64).map(|i| format!("{}-{}", i * 10, i * 10 + 1)).collect();
-        assert_eq!(resolve(&format!("bytes={}", many.join(",")), 1 << 20), RangeAnswer::Whole);
+        let many: Vec<String> = (0..=MAX_RANGES as u64)
+            .map(|i| format!("{}-{}", i * 10, i * 10 + 1))
+            .collect();
+        assert_eq!(
+            resolve(&format!("bytes={}", many.join(",")), 1 << 20),
+            RangeAnswer::Whole
+        );
         let enough = &many[..MAX_RANGES];
         match resolve(&format!("bytes={}", enough.join(",")), 1 << 20) {
             RangeAnswer::Partial(ranges) => assert_eq!(ranges.len(), MAX_RANGES),
