@@ -51,6 +51,9 @@ fn site(name: &str) -> Site {
     std::fs::write(base.join("outside.txt"), "outside").unwrap();
     std::os::unix::fs::symlink(base.join("outside.txt"), root.join("escape.txt")).unwrap();
     std::os::unix::fs::symlink(root.join("app.js"), root.join("inside-link.js")).unwrap();
+    std::fs::create_dir_all(base.join("secret-dir")).unwrap();
+    std::fs::write(base.join("secret-dir/index.html"), "outside").unwrap();
+    std::os::unix::fs::symlink(base.join("secret-dir"), root.join("outdir")).unwrap();
     let app = App::new()
         .files(
             "/static",
@@ -116,11 +119,17 @@ fn files_with_types_validators_and_directories() {
     assert_eq!(get(&site, "/favicon.ico", &[]).body, content(10_000));
     assert_eq!(get(&site, "/", &[]).text(), "api");
 
-    // HEAD: the same head, no body.
-    let head = request(&site, "HEAD", "/static/data.bin", &[]);
-    assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some("10000"));
-    assert!(head.body.is_empty());
+    // HEAD: the same head, no body (read to the close, so a body sent by
+    // mistake would show).
+    let (head, rest) = raw(
+        &site,
+        "HEAD /static/data.bin HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length: 10000\r\n"), "{head}");
+    assert!(rest.is_empty(), "{} bytes after a HEAD answer", rest.len());
+    // A file name with a slash after it is not a directory.
+    assert_eq!(get(&site, "/static/app.js/", &[]).status, 404);
     // Other methods are not files' business.
     assert_eq!(
         request(&site, "POST", "/static/app.js", &[("content-length", "0")]).status,
@@ -135,10 +144,29 @@ fn preconditions() {
     let etag = first.header("etag").unwrap().to_owned();
     let date = first.header("last-modified").unwrap().to_owned();
 
-    let r = get(&site, "/static/data.bin", &[("if-none-match", &etag)]);
-    assert_eq!(r.status, 304);
-    assert_eq!(r.header("etag"), Some(etag.as_str()));
-    assert!(r.body.is_empty());
+    let (head, rest) = raw(
+        &site,
+        &format!("GET /static/data.bin HTTP/1.1\r\nhost: x\r\nif-none-match: {etag}\r\nconnection: close\r\n\r\n"),
+    );
+    assert!(head.starts_with("http/1.1 304"), "{head}");
+    assert!(head.contains(&format!("etag: {etag}\r\n")), "{head}");
+    assert!(
+        head.contains("cache-control: public, max-age=60\r\n"),
+        "{head}"
+    );
+    // No body, and no length but the one a 200 would have.
+    assert!(rest.is_empty());
+    assert!(
+        !head.contains("content-length") || head.contains("content-length: 10000\r\n"),
+        "{head}"
+    );
+    // A list split over two lines is one list.
+    let r = get(
+        &site,
+        "/static/data.bin",
+        &[("if-match", "\"other\""), ("if-match", &etag)],
+    );
+    assert_eq!(r.status, 200);
     assert_eq!(
         get(&site, "/static/data.bin", &[("if-modified-since", &date)]).status,
         304
@@ -213,6 +241,17 @@ fn ranges() {
     let r = get(&site, "/static/data.bin", &[("range", "bytes=20000-")]);
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range"), Some("bytes */10000"));
+    assert_eq!(r.header("cache-control"), None);
+    // An error about a precompressed variant is not itself compressed.
+    let r = get(
+        &site,
+        "/static/app.js",
+        &[("range", "bytes=999-"), ("accept-encoding", "br")],
+    );
+    assert_eq!((r.status, r.header("content-encoding")), (416, None));
+    assert!(r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
 
     // If-Range: a stale tag gets the whole file.
     let etag = get(&site, "/static/data.bin", &[])
@@ -325,11 +364,53 @@ fn nothing_outside_the_root_and_nothing_hidden() {
             "{path}"
         );
     }
+    // A directory outside, through a symlink, is not even redirected to.
+    assert_eq!(get(&site, "/static/outdir", &[]).status, 404);
+    assert_eq!(get(&site, "/static/outdir/", &[]).status, 404);
+    // A FIFO is never opened (opening it would wait for a writer, on the
+    // event loop): 404 at once, and the server goes on.
+    let fifo = site.root.join("public/pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut stream = connect(site.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /static/pipe HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let r = turnstile_suite::raw::ResponseReader::new(stream)
+        .read_response(false)
+        .unwrap();
+    assert_eq!(r.status, 404);
     // A symlink that stays inside is fine.
     assert_eq!(
         get(&site, "/static/inside-link.js", &[]).text(),
         "console.log('plain')"
     );
+    // Mounted at the root: `//docs` is redirected to `/docs/`, never to
+    // `//docs/` (a browser reads that as another host).
+    let at_root = App::new().files("/", ServeDir::new(site.root.join("public")));
+    let handle = at_root
+        .serve_on(Server::bind("127.0.0.1:0").unwrap().workers(1))
+        .unwrap();
+    let r = exchange(
+        handle.local_addr(),
+        b"GET //docs HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!((r.status, r.header("location")), (301, Some("/docs/")));
+    let r = exchange(
+        handle.local_addr(),
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(r.text(), "<h1>home</h1>");
+    handle.shutdown(std::time::Duration::from_secs(5));
+    handle.join();
     // A device is not a file.
     let dev = App::new().files("/dev", ServeDir::new("/dev"));
     let handle = dev
@@ -482,6 +563,23 @@ fn curl_downloads_ranges_and_conditionals() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
     assert!(text.contains("content-encoding: br"), "{text}");
+}
+
+/// Sends `request` and reads to the close: the head as text, and every
+/// byte after it.
+fn raw(site: &Site, request: &str) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut stream = connect(site.addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let rest = all.split_off(end);
+    (String::from_utf8_lossy(&all).to_ascii_lowercase(), rest)
 }
 
 fn rss_kib() -> u64 {

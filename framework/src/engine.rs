@@ -718,7 +718,11 @@ impl Handler for AppHandler {
             };
         }
         let length = self.out.as_bytes().len();
-        response.set_content_length(length as u64);
+        if !response.status().forbids_body() {
+            // A 304 may only repeat the length a 200 would have (RFC 9110
+            // §8.6): an empty body says nothing of it.
+            response.set_content_length(length as u64);
+        }
         if length == 0 {
             Next::end()
         } else {

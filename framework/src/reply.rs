@@ -53,6 +53,7 @@ pub(crate) struct ErrorInfo {
 
 /// A response body: bytes in memory, or a stream fed while it is sent.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Body {
     /// No body.
     #[default]

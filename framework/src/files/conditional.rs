@@ -3,6 +3,7 @@
 //! `If-None-Match`, `If-Modified-Since` and `If-Range` make of a request,
 //! evaluated in the order §13.2.2 sets.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use turnstile_core::header::Headers;
@@ -17,10 +18,15 @@ pub struct Validators {
 }
 
 impl Validators {
-    /// Validators of a file from its length, modification time and inode:
-    /// strong, as nginx's are (a change that keeps all three is not seen,
-    /// which a file written in place within the same nanosecond could do).
+    /// Validators of a file from its length, modification time and inode
+    /// (nginx uses the first two; the inode tells a file replaced by
+    /// another of the same size and time apart, at the price of tags that
+    /// differ between copies of a site). Strong: a change that keeps all
+    /// three goes unseen, which a write in place within the same
+    /// nanosecond could do. A modification time in the future is taken as
+    /// now (RFC 9110 §8.8.2.1).
     pub fn of_file(len: u64, modified: Option<SystemTime>, inode: u64, suffix: &str) -> Validators {
+        let modified = modified.map(|m| m.min(SystemTime::now()));
         let nanos = modified
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
@@ -55,18 +61,19 @@ pub enum Precondition {
 /// `GET` or `HEAD` (`safe`) or another method.
 pub fn evaluate(headers: &Headers, validators: &Validators, safe: bool) -> Precondition {
     // 1. If-Match, else 2. If-Unmodified-Since.
-    if let Some(value) = headers.get("if-match") {
-        if !list_matches(value, &validators.etag, true) {
+    if let Some(value) = list_value(headers, "if-match") {
+        if !list_matches(&value, &validators.etag, true) {
             return Precondition::Failed;
         }
     } else if let Some(since) = headers.get("if-unmodified-since").and_then(parse_date) {
-        if validators.modified.is_none_or(|m| m > since) {
+        // Without a modification time the header is ignored (§13.1.4).
+        if validators.modified.is_some_and(|m| m > since) {
             return Precondition::Failed;
         }
     }
     // 3. If-None-Match, else 4. If-Modified-Since (GET and HEAD only).
-    if let Some(value) = headers.get("if-none-match") {
-        if list_matches(value, &validators.etag, false) {
+    if let Some(value) = list_value(headers, "if-none-match") {
+        if list_matches(&value, &validators.etag, false) {
             return if safe {
                 Precondition::NotModified
             } else {
@@ -114,6 +121,21 @@ fn list_matches(value: &str, etag: &str, strong: bool) -> bool {
             None => tag == ours,
         }
     })
+}
+
+/// Every field line of a list header `name`, joined as one list (a list
+/// may be split over several lines); bytes that are not UTF-8 come out as
+/// replacement characters, which match no tag.
+pub(crate) fn list_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name);
+    let first = values.next()?;
+    let mut joined = String::from_utf8_lossy(first);
+    for more in values {
+        let text = joined.to_mut();
+        text.push_str(", ");
+        text.push_str(&String::from_utf8_lossy(more));
+    }
+    Some(joined)
 }
 
 fn parse_date(value: &str) -> Option<SystemTime> {
@@ -164,6 +186,16 @@ mod tests {
             (vec![("if-match", "*")], true, go),
             (vec![("if-match", "W/\"abc\"")], true, Failed),
             (vec![("if-match", "\"x\"")], true, Failed),
+            (
+                vec![("if-match", "\"x\""), ("if-match", "\"abc\"")],
+                true,
+                go,
+            ),
+            (
+                vec![("if-none-match", "\"x\""), ("if-none-match", "\"abc\"")],
+                true,
+                NotModified,
+            ),
             // If-Unmodified-Since only without If-Match.
             (vec![("if-unmodified-since", SAME)], true, go),
             (vec![("if-unmodified-since", AFTER)], true, go),
@@ -246,5 +278,11 @@ mod tests {
             a.last_modified().as_deref(),
             Some("Tue, 14 Nov 2023 22:13:20 GMT")
         );
+        // A time in the future (or past year 9999, which httpdate cannot
+        // write) is taken as now.
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        let now = Validators::of_file(1, Some(far), 1, "");
+        assert!(now.modified.unwrap() <= SystemTime::now());
+        assert!(now.last_modified().is_some());
     }
 }

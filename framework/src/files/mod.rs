@@ -37,8 +37,9 @@
 //! (hidden files, unless [`ServeDir::hidden`]) is a `404`, as is anything
 //! that is not a regular file (devices, FIFOs, sockets) and a file whose
 //! real path, after symlinks, leaves the root (unless
-//! [`ServeDir::follow_symlinks`]). Every refusal is the same `404`, so an
-//! answer never tells what exists.
+//! [`ServeDir::follow_symlinks`]; on Linux the real path is read from the
+//! opened file, elsewhere the path is resolved before the open). Every
+//! refusal is the same `404`, so an answer never tells what exists.
 //!
 //! Costs: metadata and `open` run inline on the event loop (a few
 //! microseconds from the page cache); the body is read in 64 KiB pieces
@@ -55,18 +56,18 @@ use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use turnstile_core::header::Headers;
 use turnstile_core::{Method, StatusCode};
 
 use crate::extract::RequestParts;
-use crate::file_body::FileBody;
 use crate::handler::Endpoint;
 use crate::negotiate::{self, Choice, Coding};
 use crate::reply::{Body, Reply, Response};
 use conditional::{Precondition, Validators};
 use range::RangeAnswer;
+
+pub use crate::file_body::FileBody;
 
 /// How files are served: shared by [`ServeDir`] and [`ServeFile`].
 #[derive(Clone, Debug, Default)]
@@ -81,9 +82,6 @@ struct Options {
 #[derive(Clone, Debug)]
 pub struct ServeDir {
     root: PathBuf,
-    /// The root after symlinks, found on first use (the directory may not
-    /// exist yet when the app is built).
-    real_root: Arc<OnceLock<Option<PathBuf>>>,
     index: Option<String>,
     options: Options,
 }
@@ -93,7 +91,6 @@ impl ServeDir {
     pub fn new(root: impl Into<PathBuf>) -> ServeDir {
         ServeDir {
             root: root.into(),
-            real_root: Arc::new(OnceLock::new()),
             index: Some("index.html".into()),
             options: Options::default(),
         }
@@ -152,31 +149,45 @@ impl ServeDir {
         let Ok(meta) = std::fs::metadata(&path) else {
             return not_found();
         };
-        let path = if meta.is_dir() {
-            if !request_path.ends_with('/') {
-                let mut location = format!("{request_path}/");
-                if let Some(q) = query {
-                    location.push('?');
-                    location.push_str(q);
-                }
-                return Response::new(StatusCode::MOVED_PERMANENTLY)
-                    .with_header("location", location);
-            }
-            let Some(index) = &self.index else {
-                return not_found();
-            };
-            path.join(index)
-        } else {
-            path
-        };
-        let real_root = self
-            .real_root
-            .get_or_init(|| std::fs::canonicalize(&self.root).ok());
-        let Some(real_root) = real_root.as_deref() else {
+        // The root's real path, now: a root that is a symlink switched at
+        // a deploy (`/srv/current -> releases/42`) is followed at once.
+        let Ok(real_root) = std::fs::canonicalize(&self.root) else {
             log::warn!("static files: root {} is not readable", self.root.display());
             return not_found();
         };
-        serve_file(&path, Some(real_root), &self.options, headers, method)
+        if !meta.is_dir() {
+            // `/app.js/` names a directory that is not there.
+            if relative.ends_with('/') {
+                return not_found();
+            }
+            return serve_file(&path, Some(&real_root), &self.options, headers, method);
+        }
+        if !self.options.follow_symlinks
+            && !std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_root))
+        {
+            // A directory outside the root gets the same 404 as anything
+            // else there, not a redirect that says it exists.
+            return not_found();
+        }
+        if !request_path.ends_with('/') {
+            // One leading slash: `//host/x` would send a browser elsewhere.
+            let mut location = format!("/{}/", request_path.trim_start_matches('/'));
+            if let Some(q) = query {
+                location.push('?');
+                location.push_str(q);
+            }
+            return Response::new(StatusCode::MOVED_PERMANENTLY).with_header("location", location);
+        }
+        let Some(index) = &self.index else {
+            return not_found();
+        };
+        serve_file(
+            &path.join(index),
+            Some(&real_root),
+            &self.options,
+            headers,
+            method,
+        )
     }
 
     /// The file path for `relative`, or `None` for a segment that may not
@@ -316,6 +327,13 @@ fn open_inside(
     real_root: Option<&Path>,
     options: &Options,
 ) -> Option<(File, Metadata)> {
+    // Only a regular file is opened: opening a FIFO waits for a writer
+    // (on the event loop), and some devices act when opened. The check is
+    // repeated on the open file; a swap between the two by someone who
+    // can write under the root is the remaining window.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
@@ -370,7 +388,8 @@ fn serve_file(
     // the file itself.
     let mut chosen: Option<(File, Metadata, Coding)> = None;
     if !options.precompressed.is_empty() {
-        let accept = headers.get("accept-encoding");
+        let accept = conditional::list_value(headers, "accept-encoding");
+        let accept = accept.as_deref();
         let mut candidates = options.precompressed.clone();
         loop {
             match negotiate::choose(accept, &candidates) {
@@ -404,13 +423,10 @@ fn serve_file(
     let suffix = coding.map_or(String::new(), |c| format!("-{}", c.extension()));
     let validators = Validators::of_file(len, meta.modified().ok(), meta.ino(), &suffix);
 
-    let mut response = Response::new(StatusCode::OK);
-    response = response.with_header("etag", &validators.etag);
+    // What every answer about this file carries, errors included.
+    let mut response = Response::new(StatusCode::OK).with_header("etag", &validators.etag);
     if let Some(date) = validators.last_modified() {
         response = response.with_header("last-modified", date);
-    }
-    if let Some(cache) = &options.cache_control {
-        response = response.with_header("cache-control", cache);
     }
     if !options.precompressed.is_empty() {
         response = response.with_header("vary", "accept-encoding");
@@ -419,43 +435,55 @@ fn serve_file(
     let ranges_apply = match conditional::evaluate(headers, &validators, safe) {
         Precondition::NotModified => {
             response.set_status(StatusCode::NOT_MODIFIED);
+            if let Some(cache) = &options.cache_control {
+                response = response.with_header("cache-control", cache);
+            }
             return response;
         }
         Precondition::Failed => {
-            let mut failed = crate::reply::error_response(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition failed",
-                None,
+            return with_headers_of(
+                crate::reply::error_response(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition failed",
+                    None,
+                ),
+                &response,
             );
-            *failed.headers_mut() = response.headers().clone();
-            return failed;
         }
         Precondition::Proceed { ranges } => ranges,
     };
-    response = response.with_header("accept-ranges", "bytes");
-    if let Some(coding) = coding {
-        response = response.with_header("content-encoding", coding.token());
-    }
     let range = headers
         .get("range")
         .filter(|_| ranges_apply && method == Method::Get);
-    let answer = range.map_or(RangeAnswer::Whole, |value| range::resolve(value, len));
-    match answer {
-        RangeAnswer::Whole => {
+    let ranges = match range.map_or(RangeAnswer::Whole, |value| range::resolve(value, len)) {
+        RangeAnswer::Whole => Vec::new(),
+        RangeAnswer::Partial(ranges) => ranges,
+        RangeAnswer::Unsatisfiable => {
+            // Not the file's content: no coding, and nothing a cache keeps.
+            return with_headers_of(
+                crate::reply::error_response(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range not satisfiable",
+                    None,
+                ),
+                &response,
+            )
+            .with_header("content-range", format!("bytes */{len}"));
+        }
+    };
+    response = response.with_header("accept-ranges", "bytes");
+    if let Some(cache) = &options.cache_control {
+        response = response.with_header("cache-control", cache);
+    }
+    if let Some(coding) = coding {
+        response = response.with_header("content-encoding", coding.token());
+    }
+    match ranges.as_slice() {
+        [] => {
             response.set_content_type(content_type);
             response.set_body(Body::File(Box::new(FileBody::range(file, 0, len))));
         }
-        RangeAnswer::Unsatisfiable => {
-            let mut refused = crate::reply::error_response(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range not satisfiable",
-                None,
-            );
-            *refused.headers_mut() = response.headers().clone();
-            return refused.with_header("content-range", format!("bytes */{len}"));
-        }
-        RangeAnswer::Partial(ranges) if ranges.len() == 1 => {
-            let r = ranges[0];
+        [r] => {
             response.set_status(StatusCode::PARTIAL_CONTENT);
             response.set_content_type(content_type);
             response = response.with_header(
@@ -468,7 +496,7 @@ fn serve_file(
                 r.len(),
             ))));
         }
-        RangeAnswer::Partial(ranges) => {
+        ranges => {
             let boundary = boundary(&validators.etag);
             let mut body = FileBody::empty(file);
             for (i, r) in ranges.iter().enumerate() {
@@ -489,6 +517,12 @@ fn serve_file(
         }
     }
     response
+}
+
+/// `error` with the validators of the file's answer `file` (and its `Vary`).
+fn with_headers_of(mut error: Response, file: &Response) -> Response {
+    error.headers_mut().append_all(file.headers());
+    error
 }
 
 /// A multipart boundary no file is likely to hold: 128 bits from the
