@@ -509,22 +509,31 @@ impl AppHandler {
         self.status_sent = Some(head.status());
     }
 
+    /// Writes what is left of the chunk in hand; `Err` holds what the
+    /// engine is told when it cannot all go out now.
+    fn write_chunk(&mut self, encoder: &mut Encoder<'_>) -> Result<(), Next> {
+        while self.written < self.chunk.len() {
+            match encoder.write(&self.chunk[self.written..]) {
+                Ok(n) => {
+                    self.written += n;
+                    self.sent += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Next::write()),
+                Err(e) => {
+                    log::debug!("response body write failed: {e}");
+                    return Err(Next::remove());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Writes a file body piece by piece, reading the next piece only when
     /// the last one is out.
     fn write_file(&mut self, encoder: &mut Encoder<'_>) -> Next {
         loop {
-            while self.written < self.chunk.len() {
-                match encoder.write(&self.chunk[self.written..]) {
-                    Ok(n) => {
-                        self.written += n;
-                        self.sent += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
-                    Err(e) => {
-                        log::debug!("file write failed: {e}");
-                        return Next::remove();
-                    }
-                }
+            if let Err(next) = self.write_chunk(encoder) {
+                return next;
             }
             self.chunk.clear();
             self.written = 0;
@@ -550,18 +559,8 @@ impl AppHandler {
             return Next::end();
         };
         loop {
-            while self.written < self.chunk.len() {
-                match encoder.write(&self.chunk[self.written..]) {
-                    Ok(n) => {
-                        self.written += n;
-                        self.sent += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::write(),
-                    Err(e) => {
-                        log::debug!("response stream write failed: {e}");
-                        return Next::remove();
-                    }
-                }
+            if let Err(next) = self.write_chunk(encoder) {
+                return next;
             }
             match stream.pull() {
                 Pull::Bytes(chunk) => {

@@ -178,32 +178,29 @@ impl RequestParts {
 
     /// A route parameter by name as it came, still percent-encoded.
     pub(crate) fn raw_param(&self, name: &str) -> Option<&str> {
+        self.raw_params().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Every route parameter as `(name, value as it came)`, in pattern order.
+    fn raw_params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         let path = self.request.path();
         self.names
             .as_deref()
             .unwrap_or_default()
             .iter()
             .zip(self.captures.iter())
-            .find(|(n, _)| &***n == name)
-            .and_then(|(_, (s, e))| path.get(s..e))
+            .map(move |(n, (s, e))| (&**n, path.get(s..e).unwrap_or("")))
     }
 
     /// Every route parameter as `(name, decoded value)`, in pattern order.
     /// A value that does not decode to UTF-8 comes out lossily.
     pub fn params(&self) -> impl Iterator<Item = (&str, String)> + '_ {
-        let path = self.request.path();
-        self.names
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .zip(self.captures.iter())
-            .map(move |(n, (s, e))| {
-                let raw = path.get(s..e).unwrap_or("");
-                let value = percent_encoding::percent_decode_str(raw)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                (&**n, value)
-            })
+        self.raw_params().map(|(n, raw)| {
+            let value = percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned();
+            (n, value)
+        })
     }
 
     /// Values middleware attached to this request.
